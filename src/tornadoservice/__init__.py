@@ -1,0 +1,1 @@
+"""tornadoservice: secure RPC services over HTTPS, wire-compatible with DIRAC."""
