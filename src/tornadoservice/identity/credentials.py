@@ -1,0 +1,39 @@
+"""What the TLS layer knows about a caller: the facts read from a verified X.509 chain.
+
+This is the hand-over point between the identity layer (which parses certificates) and the
+authorization layer (which maps an identity to a registry user, group and properties).
+An :class:`X509Identity` is computed once per TLS connection and cached with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class X509Identity:
+    """Facts about the peer certificate chain, DNs in DIRAC's slash form.
+
+    ``dn`` is the identity the caller acts as: the end-entity subject for a proxy chain
+    (``identity`` in DIRAC's credential dict), the subject itself otherwise.
+    """
+
+    subject: str
+    issuer: str
+    dn: str
+    is_proxy: bool
+    is_limited_proxy: bool
+    not_after: dt.datetime
+    """Earliest notAfter of the chain (timezone-aware, UTC)."""
+    group: str | None = None
+    """DIRAC group from the proxy extension (OID 1.2.42.42), if present."""
+    vo: str | None = None
+    """VOMS VO, if the chain carries a VOMS attribute certificate."""
+    fqans: tuple[str, ...] = field(default=())
+    """VOMS FQANs, in the order of the attribute certificate."""
+
+    def seconds_left(self, now: dt.datetime | None = None) -> int:
+        """Whole seconds until the chain expires (0 once expired)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return max(0, int((self.not_after - now).total_seconds()))
