@@ -1,0 +1,175 @@
+"""The ``tornadoservice`` command: serve, call, pki, proxy-init.
+
+Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
+(``tornadoservice: error: ...``) and never shows a traceback. Exit codes: 0 success, 1 failure
+(including an ``S_ERROR`` answer), 2 usage, 3 connection problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tornadoservice.cli.errors import CLIError
+from tornadoservice.cli.pki import pki, proxy_init
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "tornadoservice"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tornadoservice")
+def cli() -> None:
+    """Secure RPC services over HTTPS, wire-compatible with DIRAC."""
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Configuration file (.cfg or .yaml); repeat to merge several, later ones win.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Port (default: /Systems/Tornado/Port or 8443)."
+)
+@click.option("--host", help="Address to listen on (demo default 127.0.0.1; config default: all).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    help="Where the demo keeps its PKI and configuration (default $XDG_STATE_HOME/tornadoservice).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+def serve(
+    configs: tuple[Path, ...],
+    port: int | None,
+    host: str | None,
+    state_dir: Path | None,
+    log_level: str,
+) -> None:
+    """Serve the HTTPS services of a configuration, or the demo service when none is given."""
+    from tornadoservice.cli.serve import run_server
+
+    _configure_logging(log_level)
+    run_server(configs, port=port, host=host, state_dir=state_dir or default_state_dir())
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("method")
+@click.argument("args", nargs=-1)
+@click.option(
+    "--proxy",
+    type=click.Path(path_type=Path),
+    help="Proxy file (default $X509_USER_PROXY or /tmp/x509up_u<uid>).",
+)
+@click.option("--cert", type=click.Path(path_type=Path), help="Certificate file (with --key).")
+@click.option("--key", type=click.Path(path_type=Path), help="Private key file (with --cert).")
+@click.option(
+    "--ca-dir",
+    type=click.Path(path_type=Path),
+    help="Hashed CA directory (default $X509_CERT_DIR).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the answer.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the whole S_OK/S_ERROR structure as JSON."
+)
+def call(
+    target: str,
+    method: str,
+    args: tuple[str, ...],
+    proxy: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    ca_dir: Path | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Call METHOD of the service at TARGET (an https:// URL) with JSON ARGs.
+
+    Each ARG is JSON: numbers as they are, strings quoted ('"text"'), lists, objects.
+    """
+    from tornadoservice.cli.call import run_call
+
+    parsed: list[Any] = []
+    for index, arg in enumerate(args, 1):
+        try:
+            parsed.append(json.loads(arg))
+        except json.JSONDecodeError as exc:
+            raise CLIError(
+                f"argument {index} is not JSON ({exc.msg}): {arg!r}; quote strings as '\"{arg}\"'",
+                EXIT_USAGE,
+            ) from None
+    code = run_call(
+        target,
+        method,
+        parsed,
+        proxy=proxy,
+        cert=cert,
+        key=key,
+        ca_dir=ca_dir,
+        timeout=timeout,
+        as_json=as_json,
+    )
+    sys.exit(code)
+
+
+cli.add_command(pki)
+cli.add_command(proxy_init)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning every error into a one-line message and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="tornadoservice", standalone_mode=False)
+    except CLIError as exc:
+        click.echo(f"tornadoservice: error: {exc}", err=True)
+        return exc.exit_code
+    except click.UsageError as exc:
+        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+        click.echo(f"tornadoservice: usage error: {exc.format_message()}{hint}", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        click.echo(f"tornadoservice: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        click.echo("tornadoservice: aborted", err=True)
+        return EXIT_FAILURE
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``tornadoservice serve``: a real configuration, or the demo when none is given."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from pathlib import Path
+
+import click
+
+from tornadoservice.cli.errors import CLIError
+from tornadoservice.config.tree import ConfigError, ConfigTree
+from tornadoservice.identity.tls import TLSConfigError
+from tornadoservice.server.demo_state import DEMO_SERVICE, DemoFiles, ensure_demo
+from tornadoservice.server.server import ServerStartError, TornadoServer
+from tornadoservice.server.service import ServiceDefinitionError
+
+DEMO_HOST = "127.0.0.1"
+
+_STARTUP_ERRORS = (ConfigError, TLSConfigError, ServiceDefinitionError, ServerStartError)
+
+
+def run_server(
+    configs: tuple[Path, ...], *, port: int | None, host: str | None, state_dir: Path
+) -> None:
+    demo: DemoFiles | None = None
+    try:
+        if configs:
+            config = ConfigTree.load(*configs)
+        else:
+            demo = ensure_demo(state_dir)
+            config = ConfigTree.load(demo.config)
+            host = host or DEMO_HOST
+        server = TornadoServer(config, port=port, host=host)
+    except _STARTUP_ERRORS as exc:
+        raise CLIError(str(exc)) from exc
+    except OSError as exc:
+        raise CLIError(f"{exc.filename or 'state directory'}: {exc.strerror}") from exc
+    try:
+        asyncio.run(_serve(server, demo))
+    except _STARTUP_ERRORS as exc:
+        raise CLIError(str(exc)) from exc
+
+
+async def _serve(server: TornadoServer, demo: DemoFiles | None) -> None:
+    def announce() -> None:
+        if demo is not None:
+            click.echo(demo_instructions(demo, server), err=False)
+
+    await server.serve_forever(ready=announce)
+
+
+def demo_instructions(demo: DemoFiles, server: TornadoServer) -> str:
+    port = next(iter(server.ports.values()))
+    url = f"https://{DEMO_HOST}:{port}/{DEMO_SERVICE}"
+    proxy, ca_dir = shlex.quote(str(demo.proxy)), shlex.quote(str(demo.ca_dir))
+    curl = f"curl --cert {proxy} --capath {ca_dir}"
+    call = f"tornadoservice call --proxy {proxy} --ca-dir {ca_dir} {url}"
+    return "\n".join(
+        [
+            f"tornadoservice demo: serving {DEMO_SERVICE} on {url}",
+            f"  state: {demo.state_dir} (CA, host and user certificates, a proxy, demo.cfg)",
+            "Try:",
+            f"  {curl} -d method=whoami {url}",
+            f"  {curl} -d method=add --data-urlencode 'args=[1, 2]' {url}",
+            f"  {call} hello '\"world\"'",
+            f"  {call} now",
+            f"  {call} adminOnly            # refused: 403, the demo user lacks the property",
+            "Stop with Ctrl-C.",
+        ]
+    )

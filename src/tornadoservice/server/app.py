@@ -1,0 +1,157 @@
+"""Turning a configuration into Tornado applications: one per listening port.
+
+Every ``Protocol = https`` service under ``/Systems/<System>/Services/<Service>`` is served on
+``/Systems/Tornado/Port`` (default 8443) unless its section sets its own ``Port``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tornado.web import Application, RequestHandler
+
+from tornadoservice.config.tree import ConfigTree
+from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
+from tornadoservice.server.errors import STATUS_ERRNO, RequestError
+from tornadoservice.server.handler import TornadoService, access_log
+from tornadoservice.server.loader import load_handler
+from tornadoservice.server.service import (
+    ServerState,
+    ServiceDefinitionError,
+    ServiceRuntime,
+    build_method_table,
+)
+from tornadoservice.wire.jencode import encode
+
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A service to serve: its name, port and handler class."""
+
+    name: str
+    port: int
+    handler: type[TornadoService]
+
+
+class NotFoundHandler(RequestHandler):
+    """JSON 404 for every path that is not a service, whatever the HTTP method."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+
+    def prepare(self) -> None:
+        raise RequestError(404, f"{self.request.path} is not found")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.client_message if isinstance(exc, RequestError) else self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            encode(strip_result_for_wire(S_ERROR(STATUS_ERRNO.get(status_code, 0), message)))
+        )
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # A 404 is not worth a warning; the access log records it.
+        if not isinstance(value, RequestError):
+            super().log_exception(typ, value, tb)
+
+
+def _log_request(handler: RequestHandler) -> None:
+    # TornadoService writes its own, richer line in on_finish.
+    if isinstance(handler, TornadoService) or not access_log.isEnabledFor(logging.INFO):
+        return
+    request = handler.request
+    access_log.info(
+        "%s - - %s %s %d %.2fms",
+        request.remote_ip,
+        request.method,
+        request.path,
+        handler.get_status(),
+        1000.0 * request.request_time(),
+    )
+
+
+def _port(value: str | None, where: str) -> int:
+    if value is None:
+        return DEFAULT_PORT
+    try:
+        port = int(value)
+    except ValueError:
+        raise ServiceDefinitionError(f"{where}: Port must be a number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ServiceDefinitionError(f"{where}: Port {port} is out of range")
+    return port
+
+
+def services_from_config(
+    config: ConfigTree, registered: Mapping[str, type[TornadoService]] | None = None
+) -> list[ServiceSpec]:
+    """The HTTPS services of ``config``, each with its port and handler class.
+
+    ``registered`` maps ``System/Service`` to a handler class given in code; it wins over
+    ``HandlerPath``, and also adds services the configuration does not mention.
+    """
+    registered = dict(registered or {})
+    default_port = _port(config.get("/Systems/Tornado/Port"), "/Systems/Tornado/Port")
+    specs: list[ServiceSpec] = []
+    for system in config.sections("/Systems"):
+        services_path = f"/Systems/{system}/Services"
+        if not config.has_section(services_path):
+            continue
+        for service in config.sections(services_path):
+            section = f"{services_path}/{service}"
+            name = f"{system}/{service}"
+            protocol = (config.get(f"{section}/Protocol") or "").lower()
+            if protocol != "https" and name not in registered:
+                continue
+            handler = registered.pop(name, None)
+            if handler is None:
+                handler_path = config.get(f"{section}/HandlerPath")
+                if not handler_path:
+                    raise ServiceDefinitionError(f"{name}: no HandlerPath in {section}")
+                origin = config.origin(f"{section}/HandlerPath")
+                handler = load_handler(handler_path, name, origin.parent if origin else None)
+            own_port = config.get(f"{section}/Port")
+            port = _port(own_port, f"{section}/Port") if own_port else default_port
+            specs.append(ServiceSpec(name, port, handler))
+    specs.extend(ServiceSpec(name, default_port, handler) for name, handler in registered.items())
+    return specs
+
+
+def build_application(
+    specs: list[ServiceSpec], state: ServerState, *, url_host: str, port: int
+) -> Application:
+    """One Tornado application serving ``specs`` (all on ``port``)."""
+    routes: list[Any] = []
+    for spec in specs:
+        if spec.name.count("/") != 1 or not all(spec.name.split("/")):
+            raise ServiceDefinitionError(f"service name {spec.name!r} is not System/Service")
+        section = "/Systems/{}/Services/{}".format(*spec.name.split("/"))
+        methods = build_method_table(
+            spec.handler, state.config.options(f"{section}/Authorization"), state.registry
+        )
+        runtime = ServiceRuntime(
+            name=spec.name,
+            section=section,
+            url=f"https://{url_host}:{port}/{spec.name}",
+            state=state,
+            methods=methods,
+        )
+        # A subclass per service keeps the state that initializeHandler sets on ``cls`` apart
+        # when one handler class serves two services.
+        bound = type(
+            spec.handler.__name__,
+            (spec.handler,),
+            {"_runtime": runtime, "__module__": spec.handler.__module__},
+        )
+        routes.append((f"/{spec.name}", bound))
+    return Application(
+        routes,
+        default_handler_class=NotFoundHandler,
+        compress_response=True,
+        log_function=_log_request,
+    )

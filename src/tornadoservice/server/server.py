@@ -1,0 +1,179 @@
+"""``TornadoServer``: listen on the configured ports, serve the services, stop gracefully.
+
+Startup problems (port in use, missing certificate, bad handler path, bad configuration) raise
+:class:`ServerStartError` with a one-line message; the CLI prints it and exits with code 1.
+On SIGINT/SIGTERM the server stops accepting connections, waits for in-flight requests (up to
+``drain_timeout`` seconds), then closes the remaining connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from tornadoservice.config.registry import Registry
+from tornadoservice.config.tree import ConfigTree
+from tornadoservice.identity.tls import server_ssl_context
+from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
+from tornadoservice.server.handler import TornadoService
+from tornadoservice.server.service import ServerState
+
+log = logging.getLogger("tornadoservice.server")
+
+
+class ServerStartError(RuntimeError):
+    """The server cannot start; the message is one line, meant for the operator."""
+
+
+def _security_path(config: ConfigTree, option: str, env: str | None, fallback: str) -> Path:
+    value = config.get(f"/DIRAC/Security/{option}")
+    if not value and env:
+        value = os.environ.get(env)
+    return Path(value or fallback).expanduser()
+
+
+class TornadoServer:
+    """Serve every HTTPS service of ``config`` (and those given in ``handlers``).
+
+    ``port`` overrides ``/Systems/Tornado/Port``; ``host`` the listening address (all interfaces by
+    default, as DIRAC; ``/Systems/Tornado/ListenAddress`` in the configuration).
+    """
+
+    def __init__(
+        self,
+        config: ConfigTree,
+        *,
+        handlers: Mapping[str, type[TornadoService]] | None = None,
+        port: int | None = None,
+        host: str | None = None,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        self.config = config
+        if port is not None:
+            config.set_option("/Systems/Tornado/Port", str(port))
+        self.host = (
+            host if host is not None else (config.get("/Systems/Tornado/ListenAddress") or "")
+        )
+        self.drain_timeout = drain_timeout
+        self.specs = services_from_config(config, handlers)
+        if not self.specs:
+            raise ServerStartError("the configuration defines no service with Protocol = https")
+        threads = int(
+            config.getValue("/Systems/Tornado/MaxThreads", min(32, (os.cpu_count() or 1) + 4))
+        )
+        self.state = ServerState(
+            config=config,
+            registry=Registry.from_config(config),
+            executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tornadoservice"),
+            max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
+        )
+        self.servers: list[HTTPServer] = []
+        self.ports: dict[int, int] = {}
+        """Configured port -> bound port (they differ when 0 asked for a free port)."""
+        self._stopping: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ start
+    def tls_files(self) -> tuple[Path, Path, Path]:
+        cert = _security_path(self.config, "CertFile", None, "/etc/grid-security/hostcert.pem")
+        key = _security_path(self.config, "KeyFile", None, "/etc/grid-security/hostkey.pem")
+        ca_dir = _security_path(
+            self.config, "CALocation", "X509_CERT_DIR", "/etc/grid-security/certificates"
+        )
+        return cert, key, ca_dir
+
+    def listen(self) -> None:
+        """Bind every port and start serving on the current IOLoop."""
+        cert, key, ca_dir = self.tls_files()
+        ssl_context = server_ssl_context(cert, key, ca_dir)
+        by_port: dict[int, list[ServiceSpec]] = defaultdict(list)
+        for spec in self.specs:
+            by_port[spec.port].append(spec)
+        for port, specs in by_port.items():
+            try:
+                sockets = bind_sockets(port, self.host or None)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ServerStartError(f"port {port} is already in use") from exc
+                raise ServerStartError(f"cannot listen on port {port}: {exc.strerror}") from exc
+            bound = sockets[0].getsockname()[1]
+            self.ports[port] = bound
+            url_host = self._url_host()
+            app = build_application(specs, self.state, url_host=url_host, port=bound)
+            server = HTTPServer(
+                app,
+                ssl_options=ssl_context,
+                decompress_request=True,
+                # The services enforce their own, configurable limit and answer 413 themselves.
+                max_body_size=self.state.max_body_size + 1,
+                idle_connection_timeout=float(
+                    self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600)
+                ),
+                body_timeout=float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600)),
+                xheaders=False,
+            )
+            for sock in sockets:
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            server.add_sockets(sockets)
+            self.servers.append(server)
+            for spec in specs:
+                log.info("serving %s on https://%s:%d/%s", spec.name, url_host, bound, spec.name)
+
+    def _url_host(self) -> str:
+        if self.host and self.host not in ("0.0.0.0", "::"):
+            return f"[{self.host}]" if ":" in self.host else self.host
+        return self.config.get("/DIRAC/Hostname") or socket.getfqdn()
+
+    # ------------------------------------------------------------------ stop
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish, then close every connection."""
+        for server in self.servers:
+            server.stop()
+        if self.state.in_flight:
+            log.info("waiting for %d in-flight request(s)", self.state.in_flight)
+            self.state.drained = asyncio.Event()
+            try:
+                await asyncio.wait_for(self.state.drained.wait(), self.drain_timeout)
+            except TimeoutError:
+                log.warning(
+                    "%d request(s) still running after %.0fs",
+                    self.state.in_flight,
+                    self.drain_timeout,
+                )
+        for server in self.servers:
+            await server.close_all_connections()
+        self.state.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+        """Listen, call ``ready``, run until SIGINT or SIGTERM, then stop gracefully."""
+        self.listen()
+        if ready is not None:
+            ready()
+        self._stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._stopping.set)
+        try:
+            await self._stopping.wait()
+            log.info("stopping")
+            await self.stop()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    def run(self) -> None:
+        """Blocking: serve until a signal asks to stop."""
+        asyncio.run(self.serve_forever())
+
+    startTornado = run

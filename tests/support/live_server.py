@@ -1,0 +1,64 @@
+"""A real TornadoServer on a free loopback port, run in a thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tornadoservice.config.tree import ConfigTree
+from tornadoservice.server.handler import TornadoService
+from tornadoservice.server.server import TornadoServer
+
+
+@dataclass
+class LiveServer:
+    server: TornadoServer
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def port(self) -> int:
+        return next(iter(self.server.ports.values()))
+
+    def url(self, service: str) -> str:
+        return f"https://localhost:{self.port}/{service}"
+
+    def base(self) -> str:
+        return f"https://localhost:{self.port}"
+
+
+@contextmanager
+def live_server(
+    config: ConfigTree, handlers: Mapping[str, type[TornadoService]] | None = None
+) -> Iterator[LiveServer]:
+    server = TornadoServer(config, handlers=handlers, port=0, host="127.0.0.1")
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            server.listen()
+        except BaseException as exc:  # reported to the test thread below
+            failure.append(exc)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="live-server", daemon=True)
+    thread.start()
+    started.wait(10)
+    if failure:
+        loop.close()
+        raise failure[0]
+    try:
+        yield LiveServer(server, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
