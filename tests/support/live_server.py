@@ -23,10 +23,10 @@ class LiveServer:
         return next(iter(self.server.ports.values()))
 
     def url(self, service: str) -> str:
-        return f"https://localhost:{self.port}/{service}"
+        return f"https://127.0.0.1:{self.port}/{service}"
 
     def base(self) -> str:
-        return f"https://localhost:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
 
 
 @contextmanager

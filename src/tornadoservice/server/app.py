@@ -122,6 +122,22 @@ def services_from_config(
     return specs
 
 
+def bind_runtime(handler: type[TornadoService], runtime: ServiceRuntime) -> type[TornadoService]:
+    """Attach ``runtime`` to the class that will serve it.
+
+    The first service a class serves uses the class itself, so what ``initializeHandler`` sets
+    on ``cls`` is visible as ``Handler.attribute``, as in DIRAC. A class already serving a
+    service (a second service with the same handler, or a second server in one process) gets a
+    subclass, so the two never share state.
+    """
+    if "_runtime" not in handler.__dict__:
+        handler._runtime = runtime
+        return handler
+    return type(
+        handler.__name__, (handler,), {"_runtime": runtime, "__module__": handler.__module__}
+    )
+
+
 def build_application(
     specs: list[ServiceSpec], state: ServerState, *, url_host: str, port: int
 ) -> Application:
@@ -141,14 +157,7 @@ def build_application(
             state=state,
             methods=methods,
         )
-        # A subclass per service keeps the state that initializeHandler sets on ``cls`` apart
-        # when one handler class serves two services.
-        bound = type(
-            spec.handler.__name__,
-            (spec.handler,),
-            {"_runtime": runtime, "__module__": spec.handler.__module__},
-        )
-        routes.append((f"/{spec.name}", bound))
+        routes.append((f"/{spec.name}", bind_runtime(spec.handler, runtime)))
     return Application(
         routes,
         default_handler_class=NotFoundHandler,

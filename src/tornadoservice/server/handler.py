@@ -36,7 +36,7 @@ from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.identity.credentials import X509Identity
 from tornadoservice.identity.tls import peer_chain
 from tornadoservice.identity.x509 import IdentityError, identity_from_chain
-from tornadoservice.server.errors import RequestError
+from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
@@ -48,7 +48,7 @@ STREAM_CHUNK = 1024 * 1024
 RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
 
-_VERSION = "0.1.0"
+_VERSION = "0.1.0"  # kept equal to tornadoservice.__version__ by a test
 
 # The verified client chain is fixed for a TLS connection: parse it once per connection.
 _connection_identities: WeakKeyDictionary[IOStream, X509Identity | IdentityError | None] = (
@@ -106,10 +106,6 @@ class TornadoService(RequestHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise RequestError(413, f"Request body larger than {limit} bytes")
-        connection = self.request.connection
-        if connection is not None and hasattr(connection, "set_max_body_size"):
-            # Chunked bodies have no Content-Length: let Tornado cut them off at the limit too.
-            connection.set_max_body_size(limit)
 
     def data_received(self, chunk: bytes) -> None:
         if self._body_too_large:
@@ -415,7 +411,7 @@ class TornadoService(RequestHandler):
         if isinstance(exc, RequestError):
             err_no, message = exc.errno, exc.client_message
         else:
-            err_no, message = 0, self._reason
+            err_no, message = STATUS_ERRNO.get(status_code, 0), self._reason
         self._outcome = f"HTTP-{status_code}"
         self.set_header("Content-Type", "application/json")
         self.finish(encode(_strip(S_ERROR(err_no, message) if err_no else S_ERROR(message))))

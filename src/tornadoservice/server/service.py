@@ -67,13 +67,13 @@ class ExportedMethod:
         if given >= self.min_args and (self.max_args is None or given <= self.max_args):
             return None
         if self.max_args is None:
-            expected = f"at least {self.min_args}"
+            expected, last = f"at least {self.min_args}", self.min_args
         elif self.min_args == self.max_args:
-            expected = str(self.min_args)
+            expected, last = str(self.min_args), self.min_args
         else:
-            expected = f"from {self.min_args} to {self.max_args}"
-        plural = "" if expected == "1" else "s"
-        return f"{self.name}() takes {expected} argument{plural}, {given} given"
+            expected, last = f"from {self.min_args} to {self.max_args}", self.max_args
+        noun = "argument" if last == 1 else "arguments"
+        return f"{self.name}() takes {expected} {noun}, {given} given"
 
 
 def _arity(func: Callable[..., Any], name: str) -> tuple[int, int | None]:
