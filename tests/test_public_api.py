@@ -41,4 +41,4 @@ def test_every_exported_name_exists() -> None:
 
 
 def test_ping_reports_the_package_version() -> None:
-    assert handler._VERSION == tornadoservice.__version__
+    assert tornadoservice.__version__ == handler._VERSION

@@ -1,4 +1,4 @@
-"""TLS material for server tests, named exactly like DIRAC's CI so bodies compare with the reference."""
+"""TLS material for server tests, named like DIRAC CI so bodies compare with the reference."""
 
 from __future__ import annotations
 

@@ -82,9 +82,15 @@ def run_call(
 
 
 def _short(exc: Exception) -> str:
-    # requests nests the real reason deep inside "Max retries exceeded ..." text.
-    cause: BaseException | None = exc
-    while cause is not None and cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause or exc)
+    # requests nests the real reason deep inside "Max retries exceeded ..." text. Its own
+    # exceptions hold urllib3's in args[0] rather than __cause__, so follow both, within a bound.
+    cause: BaseException = exc
+    for _ in range(16):
+        inner = cause.__cause__
+        if inner is None and cause.args and isinstance(cause.args[0], BaseException):
+            inner = cause.args[0]
+        if inner is None:
+            break
+        cause = inner
+    text = str(cause) or str(exc)
     return text if len(text) < 300 else text[:300] + "..."

@@ -296,7 +296,9 @@ class TornadoService(RequestHandler):
 
     def _serialize(self, result: Any) -> tuple[bool, Any]:
         """``(True, json_text)`` for a plain JSON answer, ``(False, result)`` for anything else."""
-        if isReturnStructure(result) and not (self._raw_requested() and result["OK"]):
+        # A raw request (receiveFile) never gets a plain 200 JSON body for an S_ERROR: that body
+        # would be written into the user's file (DIRAC's behaviour). _send_other handles it.
+        if isReturnStructure(result) and not self._raw_requested():
             self._outcome = "OK" if result["OK"] else "ERROR"
             return True, encode(_strip(result))
         return False, result
