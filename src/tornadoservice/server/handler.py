@@ -105,7 +105,13 @@ class TornadoService(RequestHandler):
         limit = self._runtime.state.max_body_size
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise RequestError(413, f"Request body larger than {limit} bytes")
+            if int(declared) > self._runtime.state.body_ceiling:
+                # Too big to read through: answer now and close (the client may miss the
+                # answer if it is still sending; Tornado would cut it off anyway).
+                raise RequestError(413, f"Request body larger than {limit} bytes")
+            # Read and drop the body before answering: closing with unread bytes makes the
+            # kernel reset the connection, and the client could lose the 413.
+            self._body_too_large = True
 
     def data_received(self, chunk: bytes) -> None:
         if self._body_too_large:

@@ -117,7 +117,7 @@ class TornadoServer:
                 # The services enforce the configured limit themselves (after decompression) and
                 # answer 413; Tornado's own ceiling, which answers a bare 400, sits above it so
                 # that it only stops bodies that keep coming after the 413 was decided.
-                max_body_size=2 * self.state.max_body_size + 65536,
+                max_body_size=self.state.body_ceiling,
                 idle_connection_timeout=float(
                     self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600)
                 ),

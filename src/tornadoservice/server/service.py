@@ -37,6 +37,13 @@ class ServerState:
     registry: Registry
     executor: ThreadPoolExecutor
     max_body_size: int = 100 * 1024 * 1024
+    """Largest request body a service accepts (after decompression); 413 beyond it."""
+
+    @property
+    def body_ceiling(self) -> int:
+        """Bytes Tornado reads at most before cutting a connection off (413 decided before)."""
+        return 2 * self.max_body_size + 65536
+
     in_flight: int = 0
     drained: asyncio.Event | None = None
 
