@@ -38,7 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     base = tmp_path_factory.mktemp("demo")
     state_dir = base / "state"
     assert not state_dir.exists()
-    args = ["serve", "--state-dir", state_dir, "--port", "0"]
+    args: list[str | Path] = ["serve", "--state-dir", state_dir, "--port", "0"]
     with running_server(args, output_dir=base / "logs") as server:
         server.wait_for(DEMO_READY)
         yield DemoRun(server, state_dir, server.demo_url())
@@ -79,7 +79,7 @@ def cli_pki(tmp_path_factory: pytest.TempPathFactory) -> CliPKI:
     user_cert = pki / "users" / "ciuser" / "usercert.pem"
     user_key = pki / "users" / "ciuser" / "userkey.pem"
     proxy, limited = base / "proxy.pem", base / "limited-proxy.pem"
-    common = ["--cert", user_cert, "--key", user_key, "--group", "dirac_user"]
+    common: list[str | Path] = ["--cert", user_cert, "--key", user_key, "--group", "dirac_user"]
     _ok("proxy-init", *common, "--valid", "12:00", "--out", proxy)
     _ok("proxy-init", *common, "--limited", "--out", limited)
     return CliPKI(

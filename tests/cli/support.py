@@ -160,7 +160,7 @@ def running_server(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``tornadoservice ARGS``; on leaving, kill it by its PID if it still runs."""
+    """Start ``tornadoservice ARGS``; on leaving, stop it by its PID if it still runs."""
     number = next(_outputs)
     output_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = output_dir / f"server-{number}.out"
@@ -178,5 +178,9 @@ def running_server(
         yield ServerProcess(process, stdout_path, stderr_path)
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(COMMAND_TIMEOUT)

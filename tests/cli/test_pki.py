@@ -81,7 +81,7 @@ def test_host_without_a_ca(tmp_path: Path) -> None:
 
 def test_proxy_lifetime_must_be_hours_and_minutes(cli_pki: CliPKI, tmp_path: Path) -> None:
     out = tmp_path / "proxy.pem"
-    keys = ["--cert", cli_pki.user_cert, "--key", cli_pki.user_key]
+    keys: list[str | Path] = ["--cert", cli_pki.user_cert, "--key", cli_pki.user_key]
     result = run_cli("proxy-init", *keys, "--valid", "25", "--out", out)
     assert_error(result, 2, "--valid must be HH:MM")
     assert not out.exists()

@@ -112,7 +112,7 @@ def test_second_start_reuses_the_state(demo: DemoRun, tmp_path: Path) -> None:
         demo.proxy,
     ]
     before = {path: path.read_bytes() for path in kept}
-    args = ["serve", "--state-dir", demo.state_dir, "--port", "0"]
+    args: list[str | Path] = ["serve", "--state-dir", demo.state_dir, "--port", "0"]
     with running_server(args, output_dir=tmp_path) as server:
         server.wait_for(DEMO_READY)
         url = server.demo_url()
@@ -139,7 +139,7 @@ def test_state_dir_defaults_to_xdg_state_home(tmp_path: Path) -> None:
 def test_signal_drains_in_flight_requests(
     demo: DemoRun, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    args = ["serve", "--state-dir", demo.state_dir, "--port", "0"]
+    args: list[str | Path] = ["serve", "--state-dir", demo.state_dir, "--port", "0"]
     with running_server(args, output_dir=tmp_path) as server:
         server.wait_for(DEMO_READY)
         url = server.demo_url()
@@ -152,9 +152,9 @@ def test_signal_drains_in_flight_requests(
         )
         caller.start()
         try:
-            # The demo service initialises on its first request, once that request counts as
-            # in flight: from this line on, the sleep call is being served.
-            server.wait_for("demo service starting", stream="stderr")
+            # The demo service initialises on its first request (as DIRAC's do), once that
+            # request counts as in flight: from this line on, the sleep call is being served.
+            server.wait_for(r"(?s)serving Demo/Greeter.*demo service starting", stream="stderr")
             server.send_signal(signum)
             server.wait_for(r"waiting for 1 in-flight request", stream="stderr", timeout=10)
             # No longer accepting, while the sleep call still runs.

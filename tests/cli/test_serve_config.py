@@ -136,7 +136,7 @@ def echo_server(
     config = write_site(base / "site", cli_pki, service_section("handlers/echo.py"))
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
-    args = ["serve", "--config", config, "--port", "0", "--host", "127.0.0.1"]
+    args: list[str | Path] = ["serve", "--config", config, "--port", "0", "--host", "127.0.0.1"]
     with running_server(args, output_dir=base / "logs", cwd=elsewhere) as server:
         match = server.wait_for(r"serving Test/Echo on (https://\S+)", stream="stderr")
         yield ConfigServer(server, match[1])
