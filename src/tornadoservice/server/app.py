@@ -14,6 +14,7 @@ from typing import Any
 from tornado.web import Application, RequestHandler
 
 from tornadoservice.config.tree import ConfigTree
+from tornadoservice.core.log import DiracLogger
 from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
@@ -130,11 +131,15 @@ def bind_runtime(handler: type[TornadoService], runtime: ServiceRuntime) -> type
     service (a second service with the same handler, or a second server in one process) gets a
     subclass, so the two never share state.
     """
+    log = DiracLogger(f"tornadoservice.service.{runtime.name.replace('/', '.')}")
     if "_runtime" not in handler.__dict__:
         handler._runtime = runtime
+        handler.log = log
         return handler
     return type(
-        handler.__name__, (handler,), {"_runtime": runtime, "__module__": handler.__module__}
+        handler.__name__,
+        (handler,),
+        {"_runtime": runtime, "log": log, "__module__": handler.__module__},
     )
 
 

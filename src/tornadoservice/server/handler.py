@@ -34,7 +34,7 @@ from tornadoservice.core.log import DiracLogger
 from tornadoservice.core.returnvalues import S_ERROR, S_OK, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.identity.credentials import X509Identity
-from tornadoservice.identity.tls import peer_chain
+from tornadoservice.identity.tls import PeerChainError, peer_chain
 from tornadoservice.identity.x509 import IdentityError, identity_from_chain
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
@@ -229,9 +229,13 @@ class TornadoService(RequestHandler):
         try:
             cached = _connection_identities[stream]
         except KeyError:
-            chain = peer_chain(stream.socket) if stream.socket is not None else []
             try:
+                chain = peer_chain(stream.socket) if stream.socket is not None else []
                 cached = identity_from_chain(chain) if chain else None
+            except PeerChainError as exc:
+                # A resumed TLS 1.2 session shows no verified chain: refuse it, never treat the
+                # caller as anonymous.
+                cached = IdentityError(str(exc))
             except IdentityError as exc:
                 cached = exc
             _connection_identities[stream] = cached
