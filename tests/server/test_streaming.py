@@ -173,3 +173,22 @@ def test_streaming_512_mib_keeps_memory_flat(
         peak = max(peak, rss_bytes())
     assert received == 512 * 1024 * 1024
     assert peak - before < 64 * 1024 * 1024, f"RSS grew by {(peak - before) >> 20} MiB"
+
+
+def test_dirac_send_file_form_with_base64_in_args_is_accepted(
+    dummy_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
+) -> None:
+    # What DIRAC's TornadoClient.sendFile puts on the wire: the whole file base64 in 'args'.
+    content = bytes(range(256)) * 40
+    import base64
+
+    args = json.dumps(
+        ["myFileId", "", len(content), {"__dCls": "b64", "obj": base64.b64encode(content).decode()}]
+    )
+    response = session_for(server_pki.proxy).post(
+        dummy_server.url(DUMMY), data={"method": "streamFromClient", "args": args}, timeout=30
+    )
+    assert response.text == (
+        '{"OK": true, "Value": {"fileId": "myFileId", "size": 10240, '
+        '"head": {"__dCls": "b64", "obj": "AAECAw=="}}}'
+    )

@@ -120,6 +120,13 @@ class DummyTornadoHandler(TornadoService):
             return S_OK(b"wrapped bytes")
         return S_OK({"not": "raw"})
 
+    auth_streamFromClient = ["authenticated"]
+
+    def export_streamFromClient(self, fileId: str, token: str, size: int, data: bytes) -> Any:
+        if len(data) != size:
+            return S_ERROR(errno.EIO, f"got {len(data)} bytes, expected {size}")
+        return S_OK({"fileId": fileId, "size": size, "head": data[:4]})
+
     auth_whereAmI = ["all"]
 
     def export_whereAmI(self) -> dict[str, Any]:
