@@ -44,6 +44,10 @@ class ServerState:
         """Bytes Tornado reads at most before cutting a connection off (413 decided before)."""
         return 2 * self.max_body_size + 65536
 
+    token_verifier: Any = None
+    """Verifies bearer tokens (``JWT`` scheme); ``None`` when no token issuer is configured."""
+    trusted_proxies: frozenset[str] = frozenset()
+    """Addresses of load balancers allowed to pass the client certificate in headers."""
     in_flight: int = 0
     drained: asyncio.Event | None = None
 
