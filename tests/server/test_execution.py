@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -160,6 +161,17 @@ def test_one_access_log_line_per_request(
     call(session, dummy_server, "add", 2, 3)
     call(session, dummy_server, "fail", "x")
     call(session, dummy_server, "nobody")
+    # The line is written in on_finish, just after the response left: wait for it (bounded).
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (
+        sum(
+            1
+            for r in caplog.records
+            if r.name == "tornadoservice.access" and " nobody " in r.getMessage()
+        )
+        == 0
+    ):
+        time.sleep(0.02)
     lines = [r.getMessage() for r in caplog.records if r.name == "tornadoservice.access"]
     # Keep the lines of this test's connection (one session = one keep-alive connection): a
     # request of an earlier test may still be finishing on another one.

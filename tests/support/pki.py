@@ -46,6 +46,9 @@ class ServerPKI:
     untrusted_host: ClientCred
     foreign_user: ClientCred
     expired_user: ClientCred
+    ca: x509.Certificate
+    ca_key: PrivateKey
+    user_serial: int
 
 
 def _pair(folder: Path, name: str, cert: x509.Certificate, key: PrivateKey) -> ClientCred:
@@ -101,6 +104,9 @@ def make_server_pki(folder: Path) -> ServerPKI:
         untrusted_host=_pair(folder, "otherhost", other_host, other_host_key),
         foreign_user=_pair(folder, "foreign", foreign, foreign_user_key),
         expired_user=_pair(folder, "expired", expired, expired_key),
+        ca=ca,
+        ca_key=ca_key,
+        user_serial=user.serial_number,
     )
 
 

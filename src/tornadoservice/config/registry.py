@@ -9,7 +9,8 @@ The layout and semantics are DIRAC 9's:
 
 * ``/Registry/Users/<user>/DN``: one DN or a comma-separated list. Optional ``DefaultGroup``
   (list; preferred over the global one) and ``Suspended`` (list of VOs in which the user is
-  suspended: a user is refused when acting in a group whose VO is listed).
+  suspended: a user is refused when acting in a group whose VO is listed). ``ID`` (list): the
+  token subjects (``sub``) of the user, as DIRAC's ``getUsernameForID`` reads them.
 * ``/Registry/Groups/<group>/Users`` and ``Properties`` (lists), ``VO``. A group without ``VO``
   belongs to ``/DIRAC/VirtualOrganization`` (DIRAC's ``getVOForGroup``), else to no VO.
 * ``/Registry/Hosts/<host>/DN`` (list) and ``Properties``.
@@ -82,6 +83,7 @@ class Registry:
         "_hosts",
         "_users",
         "_users_by_dn",
+        "_users_by_id",
     )
 
     def __init__(
@@ -104,6 +106,13 @@ class Registry:
             for dn in user.dns:
                 users_by_dn.setdefault(dn, []).append(user.name)
         self._users_by_dn = {dn: tuple(names) for dn, names in users_by_dn.items()}
+        # Token subjects (``ID`` option, a list): the first user listing one wins, as in
+        # DIRAC's getUsernameForID scan.
+        users_by_id: dict[str, str] = {}
+        for user in self._users.values():
+            for token_id in split_list(user.options.get("ID", "")):
+                users_by_id.setdefault(token_id, user.name)
+        self._users_by_id = users_by_id
 
         self._group_members = {name: frozenset(g.users) for name, g in self._groups.items()}
         groups_by_user: dict[str, list[str]] = {}
@@ -201,6 +210,10 @@ class Registry:
         if len(matches) <= 1:
             return matches[0] if matches else None
         return min(matches, key=self._groups[group].users.index)
+
+    def user_for_id(self, subject: str) -> str | None:
+        """The user whose ``/Registry/Users/<user>/ID`` lists this token subject (``sub``)."""
+        return self._users_by_id.get(subject.strip())
 
     def groups_for_user(self, user: str) -> tuple[str, ...]:
         """The groups listing the user, sorted by name."""

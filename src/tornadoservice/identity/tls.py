@@ -31,6 +31,9 @@ setting explicit. ``create_default_context()`` is deliberately not used: on Pyth
   first connection is still open. For a session resumed that way, :func:`peer_chain` raises
   :class:`PeerChainError` instead of returning an empty chain. ``minimum_version=TLSv1_3`` rules
   it out entirely.
+
+:func:`reload_server_context` builds the next context (new CRLs, a renewed certificate) and
+keeps the previous one when the files are not usable.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import ssl
 import sys
 from pathlib import Path
@@ -147,6 +151,26 @@ def _check_ca_dir(ca_dir: str | os.PathLike[str]) -> Path:
     return directory
 
 
+_HASHED_ENTRY = re.compile(r"[0-9a-f]{8}\.r?\d+")
+
+
+def _load_ca_dir_now(context: ssl.SSLContext, directory: Path, *, skip: set[str]) -> None:
+    """Load every CA certificate and CRL of ``directory`` into ``context`` right away.
+
+    With ``capath`` alone OpenSSL reads a CA's files the first time a client of that CA
+    connects, from whatever the directory holds *then*: a context would not be the snapshot a
+    reload promises, and a CRL half-written by fetch-crl could lock out a CA's users. Loaded
+    here, each context keeps the set it was built from (``capath`` stays as a fallback).
+    """
+    for entry in sorted(os.listdir(directory)):
+        if entry in skip or not _HASHED_ENTRY.fullmatch(entry):
+            continue
+        try:
+            context.load_verify_locations(cafile=os.fspath(directory / entry))
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("%s in %s could not be loaded: %s", entry, directory, exc)
+
+
 def server_ssl_context(
     cert_file: str | os.PathLike[str],
     key_file: str | os.PathLike[str] | None,
@@ -180,6 +204,7 @@ def server_ssl_context(
     context.num_tickets = 0
     _load_cert_chain(context, cert_file, key_file)
     context.load_verify_locations(capath=os.fspath(directory))
+    _load_ca_dir_now(context, directory, skip=set(report.unreadable))
     context.verify_mode = ssl.CERT_OPTIONAL
 
     flags = ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_ALLOW_PROXY_CERTS
@@ -195,6 +220,45 @@ def server_ssl_context(
     for name in report.unreadable:
         log.warning("%s in %s is neither a PEM certificate nor a PEM CRL", name, directory)
     return context
+
+
+def reload_server_context(
+    previous: ssl.SSLContext,
+    cert_file: str | os.PathLike[str],
+    key_file: str | os.PathLike[str] | None,
+    ca_dir: str | os.PathLike[str],
+    *,
+    crl_check: bool = True,
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+) -> tuple[ssl.SSLContext, str | None]:
+    """A *new* server context from the files as they are now, for new connections, or
+    ``previous`` and the reason when one cannot be built.
+
+    What a timer or SIGHUP calls after fetch-crl or a certificate renewal. A new context is
+    the only way to see an updated CRL: a context caches the CRLs it has read and ignores the
+    files from then on. Keeping ``previous`` on failure means a half-written directory or a bad
+    renewal never takes the service down; the caller logs the reason and tries again later.
+    Stricter than :func:`server_ssl_context`, which only logs them: a hashed file that is not a
+    PEM certificate or CRL (a truncated CRL download) keeps ``previous``, because the new
+    context would refuse every user of that CA (CRL checking fails closed). The previous
+    context is no perfect shelter either: OpenSSL reads a CA's CRL the first time a client of
+    that CA connects, so it only keeps the CRLs it has already used.
+    Connections already open keep the context they were made with.
+    """
+    try:
+        context = server_ssl_context(
+            cert_file, key_file, ca_dir, crl_check=crl_check, minimum_version=minimum_version
+        )
+        # server_ssl_context has just listed the directory; a failure here is a new problem.
+        broken = inspect_ca_dir(ca_dir).unreadable
+    except (TLSConfigError, OSError) as exc:
+        return previous, str(exc)
+    if broken:
+        return previous, (
+            f"CA directory {os.fspath(ca_dir)} holds files that are neither a PEM certificate "
+            f"nor a PEM CRL: {', '.join(broken)}"
+        )
+    return context, None
 
 
 def client_ssl_context(

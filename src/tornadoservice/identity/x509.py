@@ -18,7 +18,10 @@ The chain comes leaf first, as the TLS layer gives it (:func:`.tls.peer_chain`):
 * ``not_after``: the earliest notAfter of *every* certificate in the chain, CAs included: the
   chain stops verifying when its first certificate expires.
 * ``vo``/``fqans``: from the VOMS attribute certificate of the proxy nearest the leaf that has
-  one, while the AC is within its validity. Not signature-checked (see :mod:`.voms`).
+  one, while the AC is within its validity. Without ``voms_trust`` they are DIRAC's unchecked
+  claims; with it, only attributes that :func:`.voms.verify_voms` accepts are reported.
+  :func:`voms_from_chain` says which, and why not: ``X509Identity`` itself cannot carry it, so
+  an authorization layer that needs to know calls that function on the same chain.
 
 Proxies with any other policy language are refused: RFC 3820 forbids acting on a policy one does
 not understand, and treating it as full impersonation would grant more than it was meant to.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from cryptography import x509
@@ -47,7 +51,13 @@ from .proxy import (
     dirac_group,
     proxy_info,
 )
-from .voms import VomsError, voms_attributes
+from .voms import (
+    VOMS_AC_OID,
+    VomsError,
+    VomsTrust,
+    decode_voms_extension,
+    verify_voms,
+)
 
 KNOWN_POLICIES = frozenset({POLICY_INHERIT_ALL, POLICY_LIMITED, POLICY_INDEPENDENT})
 
@@ -94,15 +104,26 @@ def _proxy_chain(chain: Sequence[x509.Certificate]) -> list[ProxyInfo]:
     raise IdentityError("the chain has proxies but not the certificate that issued them")
 
 
-def identity_from_chain(
-    chain: Sequence[x509.Certificate], *, now: dt.datetime | None = None
-) -> X509Identity:
-    """The :class:`X509Identity` of a verified chain, leaf first (rules in the module doc).
+@dataclass(frozen=True, slots=True)
+class VomsResult:
+    """What the VOMS attribute certificate of a chain is worth.
 
-    ``now`` decides whether a VOMS attribute certificate is current (default: the real time).
-    Raises :class:`IdentityError` for an empty or inconsistent chain, a malformed grid
-    extension, or a proxy policy this package does not understand.
+    ``vo``/``fqans`` are what :func:`identity_from_chain` reports for the same arguments:
+    unchecked claims when no trust was given (``verified`` is false, ``reason`` says so),
+    nothing when verification failed (``reason`` says why), the attributes when ``verified``.
     """
+
+    vo: str | None
+    fqans: tuple[str, ...] = field(default=())
+    verified: bool = False
+    reason: str | None = None
+    """Why ``verified`` is false."""
+
+
+UNVERIFIED_REASON = "no VOMS trust configured: the attributes are unchecked claims"
+
+
+def _check_links(chain: Sequence[x509.Certificate]) -> list[ProxyInfo]:
     if not chain:
         raise IdentityError("empty certificate chain")
     for child, parent in pairwise(chain):
@@ -110,29 +131,96 @@ def identity_from_chain(
             raise IdentityError(
                 f"{dirac_dn(child.subject)} was not issued by {dirac_dn(parent.subject)}"
             )
-    proxies = _proxy_chain(chain)
+    return _proxy_chain(chain)
+
+
+def _acting_proxies(
+    chain: Sequence[x509.Certificate], proxies: list[ProxyInfo]
+) -> tuple[int, list[x509.Certificate]]:
+    """The index of the identity certificate, and the proxies acting for that identity,
+    nearest the identity certificate first."""
     end_entity = len(proxies)
     identity_index = next(
         (index for index, info in enumerate(proxies) if info.independent), end_entity
     )
-    # The proxies acting for the identity, nearest the identity certificate first.
     acting = [chain[index] for index in reversed(range(min(identity_index + 1, end_entity)))]
+    return identity_index, acting
 
+
+def _voms(
+    chain: Sequence[x509.Certificate],
+    proxies: list[ProxyInfo],
+    acting: list[x509.Certificate],
+    trust: VomsTrust | None,
+    now: dt.datetime,
+) -> VomsResult | None:
+    extension = next((found for cert in reversed(acting) if (found := _voms_extension(cert))), None)
+    if extension is None:
+        return None
+    try:
+        attributes = decode_voms_extension(extension)
+    except VomsError as exc:
+        raise IdentityError(str(exc)) from exc
+    if trust is None:
+        if not attributes.valid_at(now):
+            return VomsResult(None, reason="the VOMS attributes are outside their validity")
+        return VomsResult(attributes.vo, attributes.fqans, reason=UNVERIFIED_REASON)
+    try:
+        # The AC is bound to the end-entity certificate, the one that asked the VOMS server.
+        verify_voms(extension, trust, holder=chain[len(proxies)], now=now)
+    except VomsError as exc:  # VomsVerificationError, or malformed beyond the attributes
+        return VomsResult(None, reason=str(exc))
+    return VomsResult(attributes.vo, attributes.fqans, verified=True)
+
+
+def _voms_extension(cert: x509.Certificate) -> bytes | None:
+    try:
+        extension = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(VOMS_AC_OID))
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.public_bytes()
+
+
+def voms_from_chain(
+    chain: Sequence[x509.Certificate],
+    trust: VomsTrust | None,
+    *,
+    now: dt.datetime | None = None,
+) -> VomsResult | None:
+    """The VOMS attributes of a chain (leaf first) and whether they were verified against
+    ``trust``; ``None`` if no acting proxy carries an AC.
+
+    Which AC counts follows :func:`identity_from_chain`. Raises :class:`IdentityError` for an
+    inconsistent chain or a malformed AC (an AC that fails verification is a result, not an
+    error: the caller is still who the chain says).
+    """
+    proxies = _check_links(chain)
+    _, acting = _acting_proxies(chain, proxies)
+    return _voms(chain, proxies, acting, trust, now or dt.datetime.now(dt.UTC))
+
+
+def identity_from_chain(
+    chain: Sequence[x509.Certificate],
+    *,
+    now: dt.datetime | None = None,
+    voms_trust: VomsTrust | None = None,
+) -> X509Identity:
+    """The :class:`X509Identity` of a verified chain, leaf first (rules in the module doc).
+
+    ``now`` decides whether a VOMS attribute certificate is current (default: the real time).
+    With ``voms_trust``, ``vo``/``fqans`` are set only for a verified AC
+    (:func:`voms_from_chain` tells why not). Raises :class:`IdentityError` for an empty or
+    inconsistent chain, a malformed grid extension, or a proxy policy this package does not
+    understand.
+    """
+    proxies = _check_links(chain)
+    identity_index, acting = _acting_proxies(chain, proxies)
     try:
         group = next((found for cert in acting if (found := dirac_group(cert))), None)
     except ProxyError as exc:
         raise IdentityError(str(exc)) from exc
-
-    vo: str | None = None
-    fqans: tuple[str, ...] = ()
-    try:
-        voms = next(
-            (attributes for cert in reversed(acting) if (attributes := voms_attributes(cert))), None
-        )
-    except VomsError as exc:
-        raise IdentityError(str(exc)) from exc
-    if voms is not None and voms.valid_at(now or dt.datetime.now(dt.UTC)):
-        vo, fqans = voms.vo, voms.fqans
+    voms = _voms(chain, proxies, acting, voms_trust, now or dt.datetime.now(dt.UTC))
+    vo, fqans = (None, ()) if voms is None else (voms.vo, voms.fqans)
 
     leaf = chain[0]
     return X509Identity(

@@ -21,23 +21,27 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, cast
 from weakref import WeakKeyDictionary
 
 from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from tornadoservice.authz import AuthenticationError, build_credentials, visitor_credentials
+from tornadoservice.authz.tokens import authenticate_bearer
 from tornadoservice.core.log import DiracLogger
 from tornadoservice.core.returnvalues import S_ERROR, S_OK, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.identity.credentials import X509Identity
+from tornadoservice.identity.forwarded import forwarded_identity
 from tornadoservice.identity.tls import PeerChainError, peer_chain
 from tornadoservice.identity.x509 import IdentityError, identity_from_chain
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
+from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
 access_log = logging.getLogger("tornadoservice.access")
@@ -47,6 +51,9 @@ STREAM_CHUNK = 1024 * 1024
 
 RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
+
+DRAIN_BEFORE_REFUSING = 1024 * 1024
+"""A refused upload up to this size is read (and dropped) before the refusal is sent."""
 
 _VERSION = "0.1.0"  # kept equal to tornadoservice.__version__ by a test
 
@@ -97,41 +104,74 @@ class TornadoService(RequestHandler):
         self._chunks: list[bytes] = []
         self._body_size = 0
         self._body_too_large = False
+        self._deferred_error: RequestError | None = None
         self._rpc_method: str | None = None
         self._creds: dict[str, Any] = {}
         self._outcome = "-"
+        self._upload: UploadStream | None = None
+        self._upload_task: asyncio.Future[tuple[bool, Any]] | None = None
+        self._upload_method: ExportedMethod | None = None
+        self._counted = False
 
     async def prepare(self) -> None:
-        limit = self._runtime.state.max_body_size
+        self._runtime.state.request_started()
+        self._counted = True
         declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            if int(declared) > self._runtime.state.body_ceiling:
+        size = int(declared) if declared is not None and declared.isdigit() else None
+        if self._is_upload():
+            try:
+                await self._start_upload(size)
+            except RequestError as exc:
+                if size is not None and size > DRAIN_BEFORE_REFUSING:
+                    raise  # too much to read through: answer now, Tornado closes the connection
+                # Read and drop a small body before answering: closing with unread bytes makes
+                # the kernel reset the connection, and the client could lose the answer.
+                self._deferred_error = exc
+            return
+        limit = self._runtime.state.max_body_size
+        if size is not None and size > limit:
+            if size > self._runtime.state.body_ceiling:
                 # Too big to read through: answer now and close (the client may miss the
                 # answer if it is still sending; Tornado would cut it off anyway).
                 raise RequestError(413, f"Request body larger than {limit} bytes")
-            # Read and drop the body before answering: closing with unread bytes makes the
-            # kernel reset the connection, and the client could lose the 413.
             self._body_too_large = True
 
-    def data_received(self, chunk: bytes) -> None:
-        if self._body_too_large:
-            return
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._upload is not None:
+            return self._upload.feed(chunk)
+        if self._body_too_large or self._deferred_error is not None:
+            return None
         self._body_size += len(chunk)
         # Counted after decompression, so a small gzip body cannot inflate past the limit.
         if self._body_size > self._runtime.state.max_body_size:
             self._body_too_large = True
             self._chunks.clear()
-            return
+            return None
         self._chunks.append(chunk)
+        return None
+
+    def on_connection_close(self) -> None:
+        if self._upload is not None:
+            self._upload.abort("the client closed the connection before the end of the upload")
+        self._stop_counting()
+        super().on_connection_close()
+
+    def _stop_counting(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._runtime.state.request_done()
 
     # ------------------------------------------------------------------ the request
     async def post(self) -> None:
-        state = self._runtime.state
-        state.request_started()
         try:
-            await self._handle()
+            if self._deferred_error is not None:
+                raise self._deferred_error
+            if self._upload_task is not None:
+                await self._finish_upload()
+            else:
+                await self._handle()
         finally:
-            state.request_done()
+            self._stop_counting()
 
     async def _handle(self) -> None:
         if self._body_too_large:
@@ -140,7 +180,16 @@ class TornadoService(RequestHandler):
                 413, f"Request body larger than {self._runtime.state.max_body_size} bytes"
             )
         self._parse_body()
-        method_name = self.get_argument("method", None)
+        exported, args = await self._admit(
+            self.get_argument("method", None), self.get_body_argument("args", None)
+        )
+        await self._run_method(exported, args)
+
+    async def _admit(
+        self, method_name: str | None, raw_args: str | None, *, extra_args: int = 0
+    ) -> tuple[ExportedMethod, list[Any]]:
+        """Everything between reading the request and running the method, in the order of the
+        module docstring: each step ends the request with its status if it fails."""
         if method_name is None:
             raise RequestError(400, "Missing 'method' argument")
         self._rpc_method = method_name
@@ -159,12 +208,54 @@ class TornadoService(RequestHandler):
                 f"Not allowed to call {method_name}",
                 log_message=f"{method_name} refused: {exported.rule.explain(self._creds)}",
             )
-        args = self._decode_args()
-        problem = exported.arity_error(len(args))
+        args = self._decode_args(raw_args)
+        problem = exported.arity_error(len(args) + extra_args)
         if problem:
             raise RequestError(400, problem)
         await self._ensure_initialized()
-        await self._run_method(exported, args)
+        return exported, args
+
+    # ------------------------------------------------------------------ streamed uploads
+    def _is_upload(self) -> bool:
+        """A streamed upload: raw body, with method (and args) in the query string."""
+        content_type = self.request.headers.get("Content-Type", "")
+        return content_type.split(";", 1)[0].strip().lower() == "application/octet-stream" and (
+            self.get_query_argument("method", None) is not None
+        )
+
+    async def _start_upload(self, size: int | None) -> None:
+        """Admit the call before the body arrives, then run the method while it arrives."""
+        exported, args = await self._admit(
+            self.get_query_argument("method", None),
+            self.get_query_argument("args", None),
+            extra_args=1,
+        )
+        # streamFromClient(fileId, token, size, stream): the announced size must be the body's.
+        if (
+            exported.name == "streamFromClient"
+            and len(args) >= 3
+            and isinstance(args[2], int)
+            and size is not None
+            and args[2] != size
+        ):
+            raise RequestError(400, f"the body has {size} bytes but the arguments say {args[2]}")
+        state = self._runtime.state
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection):
+            connection.set_max_body_size(state.max_upload_size)
+            connection.set_body_timeout(state.upload_timeout)
+        self._upload = UploadStream(size)
+        self._upload_method = exported
+        self._upload_task = asyncio.ensure_future(self._invoke(exported, [*args, self._upload]))
+        upload = self._upload
+        self._upload_task.add_done_callback(lambda task: _after_upload(task, upload))
+
+    async def _finish_upload(self) -> None:
+        assert self._upload is not None and self._upload_task is not None
+        assert self._upload_method is not None
+        self._upload.feed_eof()
+        is_json, payload = await self._upload_task
+        await self._respond(self._upload_method, is_json, payload)
 
     def _parse_body(self) -> None:
         body = b"".join(self._chunks)
@@ -182,8 +273,7 @@ class TornadoService(RequestHandler):
         for name, values in self.request.body_arguments.items():
             self.request.arguments.setdefault(name, []).extend(values)
 
-    def _decode_args(self) -> list[Any]:
-        raw = self.get_body_argument("args", None)
+    def _decode_args(self, raw: str | None) -> list[Any]:
         if raw is None:
             return []
         try:
@@ -244,7 +334,8 @@ class TornadoService(RequestHandler):
         return cached
 
     def _extra_credentials(self) -> Any:
-        raw = self.get_body_argument("extraCredentials", None)
+        # Query string or body: a streamed upload carries it in the query string.
+        raw = self.get_argument("extraCredentials", None)
         if raw is None:
             return None
         try:
@@ -252,19 +343,39 @@ class TornadoService(RequestHandler):
         except JEncodeError as exc:
             raise AuthenticationError(f"malformed extraCredentials: {exc}") from exc
 
+    def _caller_identity(self) -> X509Identity | None:
+        """The certificate identity of the caller: the connection's own, or, on a connection
+        from a configured trusted proxy only, the one the proxy forwarded in headers."""
+        trusted = self._runtime.state.trusted_proxies
+        if trusted:
+            # The socket's own peer address, read from the connection rather than through
+            # getRemoteAddress (a service may override that). The server runs without xheaders,
+            # so nothing the client sends (X-Forwarded-For, X-Real-Ip) changes it.
+            address = getattr(self.request.connection, "context", None)
+            address = getattr(address, "address", None)
+            peer = str(address[0]) if isinstance(address, tuple) and address else ""
+            try:
+                forwarded = forwarded_identity(self.request.headers, peer, trusted)
+            except IdentityError as exc:  # ForwardedCertError included
+                raise AuthenticationError(f"forwarded client certificate refused: {exc}") from exc
+            if forwarded is not None:
+                return forwarded.identity
+        return self._connection_identity()
+
     def _authzSSL(self) -> dict[str, Any]:
-        identity = self._connection_identity()
+        identity = self._caller_identity()
         if identity is None:
             raise AuthenticationError("no client certificate")
         return build_credentials(
             identity, self._runtime.state.registry, extra_credentials=self._extra_credentials()
         )
 
-    def _authzJWT(self) -> dict[str, Any]:
-        header = self.request.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
-            raise AuthenticationError("no bearer token")
-        raise AuthenticationError("no token issuer is configured")
+    async def _authzJWT(self) -> dict[str, Any]:
+        # Async: a key set may have to be fetched from the issuer, never blocking the IOLoop.
+        state = self._runtime.state
+        return await authenticate_bearer(
+            self.request.headers.get("Authorization"), state.token_verifier, state.registry
+        )
 
     def _authzVISITOR(self) -> dict[str, Any]:
         return visitor_credentials()
@@ -314,6 +425,11 @@ class TornadoService(RequestHandler):
         return False, result
 
     async def _run_method(self, exported: ExportedMethod, args: list[Any]) -> None:
+        is_json, payload = await self._invoke(exported, args)
+        await self._respond(exported, is_json, payload)
+
+    async def _invoke(self, exported: ExportedMethod, args: list[Any]) -> tuple[bool, Any]:
+        """Run the method (sync: one hop to the pool; async: on the IOLoop) and serialize."""
         try:
             if exported.is_async:
                 self.initializeRequest()
@@ -338,6 +454,9 @@ class TornadoService(RequestHandler):
                 f"Unexpected error in {exported.name}",
                 log_message=f"{exported.name} raised {exc!r}",
             ) from exc
+        return is_json, payload
+
+    async def _respond(self, exported: ExportedMethod, is_json: bool, payload: Any) -> None:
         if is_json:
             self.set_header("Content-Type", "application/json")
             self.finish(payload)
@@ -554,6 +673,15 @@ class TornadoService(RequestHandler):
     def export_whoami(self) -> dict[str, Any]:
         """Return the caller's credential dictionary."""
         return S_OK(self._creds)
+
+
+def _after_upload(task: asyncio.Future[tuple[bool, Any]], upload: UploadStream) -> None:
+    """The method has returned (or failed): drop what still arrives, and retrieve a failure
+    that no ``post`` will see because the client went away."""
+    upload.stop()
+    if not task.cancelled():
+        # Marks the exception as retrieved; _invoke has already logged what the method raised.
+        task.exception()
 
 
 def _remaining_size(source: Any) -> int | None:

@@ -14,17 +14,21 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigTree
-from tornadoservice.identity.tls import server_ssl_context
+from tornadoservice.identity.forwarded import parse_trusted_proxies
+from tornadoservice.identity.tls import reload_server_context, server_ssl_context
+from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.service import ServerState
@@ -72,16 +76,30 @@ class TornadoServer:
         threads = int(
             config.getValue("/Systems/Tornado/MaxThreads", min(32, (os.cpu_count() or 1) + 4))
         )
+        try:
+            # Opt-in: empty (the default) means no address may forward a client certificate.
+            trusted_proxies = parse_trusted_proxies(config.get("/Systems/Tornado/TrustedProxies"))
+        except ValueError as exc:
+            raise ServerStartError(f"/Systems/Tornado/TrustedProxies: {exc}") from exc
+        try:
+            # None without /Registry/TokenIssuers: the JWT scheme then refuses every token.
+            token_verifier = TokenVerifier.from_config(config)
+        except TokenConfigError as exc:
+            raise ServerStartError(str(exc)) from exc
         self.state = ServerState(
             config=config,
             registry=Registry.from_config(config),
             executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tornadoservice"),
             max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
+            trusted_proxies=trusted_proxies,
+            token_verifier=token_verifier,
         )
         self.servers: list[HTTPServer] = []
         self.ports: dict[int, int] = {}
         """Configured port -> bound port (they differ when 0 asked for a free port)."""
         self._stopping: asyncio.Event | None = None
+        self.ssl_context: ssl.SSLContext | None = None
+        self._reload_timer: PeriodicCallback | None = None
 
     # ------------------------------------------------------------------ start
     def tls_files(self) -> tuple[Path, Path, Path]:
@@ -96,6 +114,7 @@ class TornadoServer:
         """Bind every port and start serving on the current IOLoop."""
         cert, key, ca_dir = self.tls_files()
         ssl_context = server_ssl_context(cert, key, ca_dir)
+        self.ssl_context = ssl_context
         by_port: dict[int, list[ServiceSpec]] = defaultdict(list)
         for spec in self.specs:
             by_port[spec.port].append(spec)
@@ -137,9 +156,42 @@ class TornadoServer:
             return f"[{self.host}]" if ":" in self.host else self.host
         return self.config.get("/DIRAC/Hostname") or socket.getfqdn()
 
+    # ------------------------------------------------------------------ CA and CRL reload
+    def reload_tls(self) -> bool:
+        """Re-read the host certificate, the CAs and the CRLs for new connections.
+
+        Grid sites refresh CRLs daily (fetch-crl): a context caches what it has read, so a new
+        one is built. If that fails, the previous set stays in use and the reason is logged.
+        Connections already open keep the context they were made with.
+        """
+        if self.ssl_context is None:
+            return False
+        cert, key, ca_dir = self.tls_files()
+        context, problem = reload_server_context(self.ssl_context, cert, key, ca_dir)
+        if problem is not None:
+            log.warning("CA/CRL reload failed, keeping the previous set: %s", problem)
+            return False
+        self.ssl_context = context
+        for server in self.servers:
+            # TCPServer wraps each accepted connection with its current ssl_options.
+            server.ssl_options = context
+        log.info("reloaded the host certificate, CAs and CRLs from %s", ca_dir)
+        return True
+
+    def _reload_tick(self) -> None:
+        self.reload_tls()
+
+    def _start_reload_timer(self) -> None:
+        seconds = float(self.config.getValue("/Systems/Tornado/CAReloadInterval", 3600))
+        if seconds > 0:
+            self._reload_timer = PeriodicCallback(self._reload_tick, seconds * 1000)
+            self._reload_timer.start()
+
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then close every connection."""
+        if self._reload_timer is not None:
+            self._reload_timer.stop()
         for server in self.servers:
             server.stop()
         if self.state.in_flight:
@@ -160,18 +212,20 @@ class TornadoServer:
     async def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
         """Listen, call ``ready``, run until SIGINT or SIGTERM, then stop gracefully."""
         self.listen()
+        self._start_reload_timer()
         if ready is not None:
             ready()
         self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
         try:
             await self._stopping.wait()
             log.info("stopping")
             await self.stop()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
 
     def run(self) -> None:

@@ -44,6 +44,10 @@ class ServerState:
         """Bytes Tornado reads at most before cutting a connection off (413 decided before)."""
         return 2 * self.max_body_size + 65536
 
+    max_upload_size: int = 1 << 40
+    """Largest streamed upload (``streamFromClient`` with a raw body)."""
+    upload_timeout: float = 3600.0
+    """Seconds a streamed upload may take from its first to its last byte."""
     token_verifier: Any = None
     """Verifies bearer tokens (``JWT`` scheme); ``None`` when no token issuer is configured."""
     trusted_proxies: frozenset[str] = frozenset()
