@@ -321,7 +321,11 @@ class TornadoService(RequestHandler):
         except KeyError:
             try:
                 chain = peer_chain(stream.socket) if stream.socket is not None else []
-                cached = identity_from_chain(chain) if chain else None
+                cached = (
+                    identity_from_chain(chain, voms_trust=self._runtime.state.voms_trust)
+                    if chain
+                    else None
+                )
             except PeerChainError as exc:
                 # A resumed TLS 1.2 session shows no verified chain: refuse it, never treat the
                 # caller as anonymous.

@@ -29,6 +29,7 @@ from tornadoservice.config.tree import ConfigTree
 from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
+from tornadoservice.identity.voms import VomsError, VomsTrust
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.service import ServerState
@@ -45,6 +46,20 @@ def _security_path(config: ConfigTree, option: str, env: str | None, fallback: s
     if not value and env:
         value = os.environ.get(env)
     return Path(value or fallback).expanduser()
+
+
+def _voms_trust(config: ConfigTree) -> VomsTrust | None:
+    """VOMS server certificates from ``/DIRAC/Security/VOMSDir`` (``<dir>/<vo>/*.pem``).
+
+    Without it, VOMS attributes are read but not verified, and the identity says so.
+    """
+    directory = config.get("/DIRAC/Security/VOMSDir")
+    if not directory:
+        return None
+    try:
+        return VomsTrust.from_vomsdir(Path(directory).expanduser())
+    except (OSError, VomsError) as exc:
+        raise ServerStartError(f"/DIRAC/Security/VOMSDir: {exc}") from exc
 
 
 class TornadoServer:
@@ -93,6 +108,7 @@ class TornadoServer:
             max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
             trusted_proxies=trusted_proxies,
             token_verifier=token_verifier,
+            voms_trust=_voms_trust(config),
         )
         self.servers: list[HTTPServer] = []
         self.ports: dict[int, int] = {}

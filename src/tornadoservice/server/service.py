@@ -50,6 +50,8 @@ class ServerState:
     """Seconds a streamed upload may take from its first to its last byte."""
     token_verifier: Any = None
     """Verifies bearer tokens (``JWT`` scheme); ``None`` when no token issuer is configured."""
+    voms_trust: Any = None
+    """VOMS server certificates (``VomsTrust``) that may vouch for VOMS attributes, if any."""
     trusted_proxies: frozenset[str] = frozenset()
     """Addresses of load balancers allowed to pass the client certificate in headers."""
     in_flight: int = 0
