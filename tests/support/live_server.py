@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.server.handler import TornadoService
@@ -31,9 +32,11 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    config: ConfigTree, handlers: Mapping[str, type[TornadoService]] | None = None
+    config: ConfigTree,
+    handlers: Mapping[str, type[TornadoService]] | None = None,
+    **server_options: Any,
 ) -> Iterator[LiveServer]:
-    server = TornadoServer(config, handlers=handlers, port=0, host="127.0.0.1")
+    server = TornadoServer(config, handlers=handlers, port=0, host="127.0.0.1", **server_options)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     failure: list[BaseException] = []

@@ -31,7 +31,8 @@ def run_server(
             demo = ensure_demo(state_dir)
             config = ConfigTree.load(demo.config)
             host = host or DEMO_HOST
-        server = TornadoServer(config, port=port, host=host)
+        files = configs if configs else (demo.config,) if demo is not None else ()
+        server = TornadoServer(config, port=port, host=host, config_files=files)
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc
     except OSError as exc:

@@ -144,9 +144,18 @@ def bind_runtime(handler: type[TornadoService], runtime: ServiceRuntime) -> type
 
 
 def build_application(
-    specs: list[ServiceSpec], state: ServerState, *, url_host: str, port: int
+    specs: list[ServiceSpec],
+    state: ServerState,
+    *,
+    url_host: str,
+    port: int,
+    runtimes: list[tuple[ServiceRuntime, type[TornadoService]]] | None = None,
 ) -> Application:
-    """One Tornado application serving ``specs`` (all on ``port``)."""
+    """One Tornado application serving ``specs`` (all on ``port``).
+
+    Each service's runtime and handler class are appended to ``runtimes`` when given, so a
+    configuration reload can recompute their method tables.
+    """
     routes: list[Any] = []
     for spec in specs:
         if spec.name.count("/") != 1 or not all(spec.name.split("/")):
@@ -163,6 +172,8 @@ def build_application(
             methods=methods,
         )
         routes.append((f"/{spec.name}", bind_runtime(spec.handler, runtime)))
+        if runtimes is not None:
+            runtimes.append((runtime, spec.handler))
     return Application(
         routes,
         default_handler_class=NotFoundHandler,

@@ -16,8 +16,9 @@ import signal
 import socket
 import ssl
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from tornado.httpserver import HTTPServer
@@ -25,14 +26,19 @@ from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from tornadoservice.config.registry import Registry
-from tornadoservice.config.tree import ConfigTree
+from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
-from tornadoservice.server.service import ServerState
+from tornadoservice.server.service import (
+    ServerState,
+    ServiceDefinitionError,
+    ServiceRuntime,
+    build_method_table,
+)
 
 log = logging.getLogger("tornadoservice.server")
 
@@ -62,6 +68,35 @@ def _voms_trust(config: ConfigTree) -> VomsTrust | None:
         raise ServerStartError(f"/DIRAC/Security/VOMSDir: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """What the server computes from a configuration, built whole before anything is swapped."""
+
+    registry: Registry
+    trusted_proxies: frozenset[str]
+    token_verifier: TokenVerifier | None
+    voms_trust: VomsTrust | None
+
+
+def _derive(config: ConfigTree) -> _Derived:
+    try:
+        # Opt-in: empty (the default) means no address may forward a client certificate.
+        trusted_proxies = parse_trusted_proxies(config.get("/Systems/Tornado/TrustedProxies"))
+    except ValueError as exc:
+        raise ServerStartError(f"/Systems/Tornado/TrustedProxies: {exc}") from exc
+    try:
+        # None without /Registry/TokenIssuers: the JWT scheme then refuses every token.
+        token_verifier = TokenVerifier.from_config(config)
+    except TokenConfigError as exc:
+        raise ServerStartError(str(exc)) from exc
+    return _Derived(
+        registry=Registry.from_config(config),
+        trusted_proxies=trusted_proxies,
+        token_verifier=token_verifier,
+        voms_trust=_voms_trust(config),
+    )
+
+
 class TornadoServer:
     """Serve every HTTPS service of ``config`` (and those given in ``handlers``).
 
@@ -77,8 +112,13 @@ class TornadoServer:
         port: int | None = None,
         host: str | None = None,
         drain_timeout: float = 30.0,
+        config_files: Sequence[Path] = (),
     ) -> None:
         self.config = config
+        self.config_files = tuple(config_files)
+        """Files that :meth:`reload_config` re-reads on SIGHUP (none if made in code)."""
+        self._port_override = port
+        self.runtimes: list[tuple[ServiceRuntime, type[TornadoService]]] = []
         if port is not None:
             config.set_option("/Systems/Tornado/Port", str(port))
         self.host = (
@@ -91,24 +131,15 @@ class TornadoServer:
         threads = int(
             config.getValue("/Systems/Tornado/MaxThreads", min(32, (os.cpu_count() or 1) + 4))
         )
-        try:
-            # Opt-in: empty (the default) means no address may forward a client certificate.
-            trusted_proxies = parse_trusted_proxies(config.get("/Systems/Tornado/TrustedProxies"))
-        except ValueError as exc:
-            raise ServerStartError(f"/Systems/Tornado/TrustedProxies: {exc}") from exc
-        try:
-            # None without /Registry/TokenIssuers: the JWT scheme then refuses every token.
-            token_verifier = TokenVerifier.from_config(config)
-        except TokenConfigError as exc:
-            raise ServerStartError(str(exc)) from exc
+        derived = _derive(config)
         self.state = ServerState(
             config=config,
-            registry=Registry.from_config(config),
+            registry=derived.registry,
+            trusted_proxies=derived.trusted_proxies,
+            token_verifier=derived.token_verifier,
+            voms_trust=derived.voms_trust,
             executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tornadoservice"),
             max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
-            trusted_proxies=trusted_proxies,
-            token_verifier=token_verifier,
-            voms_trust=_voms_trust(config),
         )
         self.servers: list[HTTPServer] = []
         self.ports: dict[int, int] = {}
@@ -144,7 +175,9 @@ class TornadoServer:
             bound = sockets[0].getsockname()[1]
             self.ports[port] = bound
             url_host = self._url_host()
-            app = build_application(specs, self.state, url_host=url_host, port=bound)
+            app = build_application(
+                specs, self.state, url_host=url_host, port=bound, runtimes=self.runtimes
+            )
             server = HTTPServer(
                 app,
                 ssl_options=ssl_context,
@@ -171,6 +204,52 @@ class TornadoServer:
         if self.host and self.host not in ("0.0.0.0", "::"):
             return f"[{self.host}]" if ":" in self.host else self.host
         return self.config.get("/DIRAC/Hostname") or socket.getfqdn()
+
+    # ------------------------------------------------------------------ configuration reload
+    def reload_config(self) -> bool:
+        """Re-read the configuration files: registry, rules, token issuers, VOMS trust.
+
+        Everything is built from the new files first; if any of it fails the running
+        configuration stays as it was and the reason is logged. Services, ports and handler
+        classes are fixed at start: changing them needs a restart.
+        """
+        if not self.config_files:
+            log.info("no configuration file to re-read (configuration built in code)")
+            return False
+        try:
+            config = ConfigTree.load(*self.config_files)
+            if self._port_override is not None:
+                config.set_option("/Systems/Tornado/Port", str(self._port_override))
+            derived = _derive(config)
+            tables = [
+                (
+                    runtime,
+                    build_method_table(
+                        handler,
+                        config.options(f"{runtime.section}/Authorization"),
+                        derived.registry,
+                    ),
+                )
+                for runtime, handler in self.runtimes
+            ]
+        except (ConfigError, ServerStartError, ServiceDefinitionError) as exc:
+            log.warning("configuration reload failed, keeping the previous one: %s", exc)
+            return False
+        self.config = config
+        state = self.state
+        state.config = config
+        state.registry = derived.registry
+        state.trusted_proxies = derived.trusted_proxies
+        state.token_verifier = derived.token_verifier
+        state.voms_trust = derived.voms_trust
+        for runtime, methods in tables:
+            runtime.methods = methods
+        log.info("configuration reloaded from %s", ", ".join(map(str, self.config_files)))
+        return True
+
+    def _on_sighup(self) -> None:
+        self.reload_config()
+        self.reload_tls()
 
     # ------------------------------------------------------------------ CA and CRL reload
     def reload_tls(self) -> bool:
@@ -235,7 +314,7 @@ class TornadoServer:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         try:
             await self._stopping.wait()
             log.info("stopping")
