@@ -14,6 +14,7 @@ EXPECTED = {
     "Registry",
     "SErrorException",
     "ServerStartError",
+    "TornadoClient",
     "TornadoServer",
     "TornadoService",
     "TornadoServiceError",

@@ -5,6 +5,7 @@ A service is a :class:`TornadoService` subclass with ``export_<method>`` functio
 service of a configuration on one HTTPS port.
 """
 
+from tornadoservice.client.tornadoclient import TornadoClient
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.core.errors import TornadoServiceError
@@ -42,6 +43,7 @@ __all__ = [
     "Registry",
     "SErrorException",
     "ServerStartError",
+    "TornadoClient",
     "TornadoServer",
     "TornadoService",
     "TornadoServiceError",

@@ -1,4 +1,4 @@
-"""The ``tornadoservice`` command: serve, call, pki, proxy-init.
+"""The ``tornadoservice`` command: serve, call, get-file, put-file, pki, proxy-init.
 
 Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
 (``tornadoservice: error: ...``) and never shows a traceback. Exit codes: 0 success, 1 failure
@@ -7,17 +7,17 @@ Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prin
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from tornadoservice.cli.call import call
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.pki import pki, proxy_init
+from tornadoservice.cli.transfer import get_file, put_file
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
 
@@ -77,72 +77,9 @@ def serve(
     run_server(configs, port=port, host=host, state_dir=state_dir or default_state_dir())
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("target")
-@click.argument("method")
-@click.argument("args", nargs=-1)
-@click.option(
-    "--proxy",
-    type=click.Path(path_type=Path),
-    help="Proxy file (default $X509_USER_PROXY or /tmp/x509up_u<uid>).",
-)
-@click.option("--cert", type=click.Path(path_type=Path), help="Certificate file (with --key).")
-@click.option("--key", type=click.Path(path_type=Path), help="Private key file (with --cert).")
-@click.option(
-    "--ca-dir",
-    type=click.Path(path_type=Path),
-    help="Hashed CA directory (default $X509_CERT_DIR).",
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=600.0,
-    show_default=True,
-    help="Seconds to wait for the answer.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the whole S_OK/S_ERROR structure as JSON."
-)
-def call(
-    target: str,
-    method: str,
-    args: tuple[str, ...],
-    proxy: Path | None,
-    cert: Path | None,
-    key: Path | None,
-    ca_dir: Path | None,
-    timeout: float,
-    as_json: bool,
-) -> None:
-    """Call METHOD of the service at TARGET (an https:// URL) with JSON ARGs.
-
-    Each ARG is JSON: numbers as they are, strings quoted ('"text"'), lists, objects.
-    """
-    from tornadoservice.cli.call import run_call
-
-    parsed: list[Any] = []
-    for index, arg in enumerate(args, 1):
-        try:
-            parsed.append(json.loads(arg))
-        except json.JSONDecodeError as exc:
-            raise CLIError(
-                f"argument {index} is not JSON ({exc.msg}): {arg!r}; quote strings as '\"{arg}\"'",
-                EXIT_USAGE,
-            ) from None
-    code = run_call(
-        target,
-        method,
-        parsed,
-        proxy=proxy,
-        cert=cert,
-        key=key,
-        ca_dir=ca_dir,
-        timeout=timeout,
-        as_json=as_json,
-    )
-    sys.exit(code)
-
-
+cli.add_command(call)
+cli.add_command(get_file)
+cli.add_command(put_file)
 cli.add_command(pki)
 cli.add_command(proxy_init)
 

@@ -7,9 +7,11 @@ The form fields and their order are DIRAC's (``method``, ``args``, ``extraCreden
 from __future__ import annotations
 
 import errno
+import ssl
 from typing import Any
 
 import requests
+import urllib3
 
 from tornadoservice.core.returnvalues import S_ERROR
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
@@ -18,7 +20,80 @@ DReturn = dict[str, Any]
 
 
 class RPCConnectionError(Exception):
-    """The server could not be reached (refused, TLS failure, timeout): no RPC was executed."""
+    """The exchange with the server failed below HTTP (refused, TLS failure, timeout, reset).
+
+    ``request_sent`` is False when the request certainly never reached the server (no
+    connection, or the TLS handshake failed): only then may it be sent to another server.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+# Raised before a single byte of the request is written.
+_BEFORE_SENDING: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.NameResolutionError,
+    requests.exceptions.ConnectTimeout,
+)
+# A TLS connection that just ends could have ended after the server read the request.
+_AMBIGUOUS_TLS: tuple[type[ssl.SSLError], ...] = (
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+    ssl.SSLSyscallError,
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest them in ``reason``/``args[0]``."""
+    chain = [exc]
+    for _ in range(16):
+        seen = chain[-1]
+        inner = getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = seen.__cause__
+        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
+            inner = seen.args[0]
+        if inner is None or inner in chain:
+            break
+        chain.append(inner)
+    return chain
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when ``exc`` (from requests) proves that the server never executed the request.
+
+    Yes for: connection refused, name not resolved, connect timeout, and a TLS handshake that
+    failed on a certificate or an alert (the server refused the connection, so it executed
+    nothing). No for: a read timeout, a reset or a closed connection after the request went
+    out, and a TLS connection that simply ended (EOF): the server may have run the call, so it
+    must not be sent again elsewhere.
+    """
+    chain = _causes(exc)
+    if any(
+        isinstance(e, urllib3.exceptions.ReadTimeoutError | requests.ReadTimeout) for e in chain
+    ):
+        return False
+    tls = [e for e in chain if isinstance(e, ssl.SSLError)]
+    if tls:
+        return not isinstance(tls[-1], _AMBIGUOUS_TLS)
+    return any(isinstance(e, _BEFORE_SENDING) for e in chain)
+
+
+def short_reason(exc: BaseException) -> str:
+    """The innermost reason of a requests error (its text nests "Max retries exceeded ...")."""
+    cause: BaseException = exc
+    for _ in range(16):
+        inner = cause.__cause__
+        if inner is None and cause.args and isinstance(cause.args[0], BaseException):
+            inner = cause.args[0]
+        if inner is None:
+            break
+        cause = inner
+    text = str(cause) or str(exc)
+    return text if len(text) < 300 else text[:300] + "..."
 
 
 def form_fields(
@@ -52,37 +127,16 @@ def error_from_response(response: requests.Response, url: str, method: str) -> D
             if isinstance(body, dict) and body.get("OK") is False and "Message" in body:
                 detail = str(body["Message"])
         suffix = f"{url} is not found" if status == 404 else detail
-        result = S_ERROR(f"{status} {response.reason} for url: {url}: {suffix}")
+        # requests' raise_for_status() wording, which DIRAC's client puts in its messages.
+        kind = "Client Error" if status < 500 else "Server Error"
+        result = S_ERROR(f"{status} {kind}: {response.reason} for url: {url}: {suffix}")
     return result
 
 
-def call_rpc(
-    session: requests.Session,
-    url: str,
-    method: str,
-    args: list[Any] | tuple[Any, ...],
-    *,
-    timeout: float = 600,
-    extra_credentials: Any = None,
-    headers: dict[str, str] | None = None,
-) -> DReturn:
-    """POST one RPC; return the decoded ``S_OK``/``S_ERROR``.
-
-    Raises RPCConnectionError when the server cannot be reached.
-    """
+def decode_result(content: bytes, url: str) -> DReturn:
+    """The DIRAC result in a 200 JSON body, or an ``S_ERROR`` saying it is none."""
     try:
-        response = session.post(
-            url,
-            data=form_fields(method, args, extra_credentials=extra_credentials),
-            timeout=timeout,
-            headers=headers,
-        )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise RPCConnectionError(f"{url}: {exc}") from exc
-    if response.status_code != 200:
-        return error_from_response(response, url, method)
-    try:
-        result, _ = decode(response.content)
+        result, _ = decode(content)
     except JEncodeError as exc:
         return S_ERROR(errno.EPROTO, f"{url} answered something that is not a DIRAC result: {exc}")
     if not isinstance(result, dict) or "OK" not in result:

@@ -39,14 +39,27 @@ def make_session(
     key_file: Path | None = None,
     *,
     pool_size: int = 10,
+    verify_server: bool = True,
 ) -> requests.Session:
-    """A session trusting ``ca_dir`` and presenting ``cert_file``/``key_file`` (or a proxy file)."""
-    context = client_ssl_context(ca_dir=ca_dir, cert_file=cert_file, key_file=key_file)
+    """A session trusting ``ca_dir`` and presenting ``cert_file``/``key_file`` (or a proxy file).
+
+    ``verify_server=False`` is DIRAC's ``skipCACheck``: the server's certificate and host name
+    are not checked, so anyone on the path can impersonate the server. Never use it for
+    anything that matters; urllib3 warns (``InsecureRequestWarning``) on every such request.
+    """
+    context = client_ssl_context(
+        ca_dir=ca_dir if verify_server else None, cert_file=cert_file, key_file=key_file
+    )
     session = requests.Session()
     # Environment proxies would route loopback RPCs through an HTTP proxy: never wanted here.
     session.trust_env = False
-    # requests would otherwise add the public CA bundle to the trust store of our context.
-    session.verify = str(ca_dir) if ca_dir is not None else True
+    if verify_server:
+        # requests would otherwise add the public CA bundle to the trust store of our context.
+        session.verify = str(ca_dir) if ca_dir is not None else True
+    else:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        session.verify = False
     adapter = SSLContextAdapter(context, pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("https://", adapter)
     return session
