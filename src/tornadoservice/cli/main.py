@@ -59,6 +59,13 @@ def cli() -> None:
     help="Where the demo keeps its PKI and configuration (default $XDG_STATE_HOME/tornadoservice).",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(0, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (0: one per CPU core).",
+)
+@click.option(
     "--log-level",
     default="info",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
@@ -68,13 +75,20 @@ def serve(
     port: int | None,
     host: str | None,
     state_dir: Path | None,
+    processes: int,
     log_level: str,
 ) -> None:
     """Serve the HTTPS services of a configuration, or the demo service when none is given."""
     from tornadoservice.cli.serve import run_server
 
     _configure_logging(log_level)
-    run_server(configs, port=port, host=host, state_dir=state_dir or default_state_dir())
+    run_server(
+        configs,
+        port=port,
+        host=host,
+        state_dir=state_dir or default_state_dir(),
+        processes=processes,
+    )
 
 
 cli.add_command(call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import click
 
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.config.tree import ConfigError, ConfigTree
-from tornadoservice.identity.tls import TLSConfigError
+from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
 from tornadoservice.server.demo_state import DEMO_SERVICE, DemoFiles, ensure_demo
 from tornadoservice.server.server import ServerStartError, TornadoServer
 from tornadoservice.server.service import ServiceDefinitionError
+from tornadoservice.server.workers import Supervisor, worker_count
 
 DEMO_HOST = "127.0.0.1"
 
@@ -21,7 +23,12 @@ _STARTUP_ERRORS = (ConfigError, TLSConfigError, ServiceDefinitionError, ServerSt
 
 
 def run_server(
-    configs: tuple[Path, ...], *, port: int | None, host: str | None, state_dir: Path
+    configs: tuple[Path, ...],
+    *,
+    port: int | None,
+    host: str | None,
+    state_dir: Path,
+    processes: int = 1,
 ) -> None:
     demo: DemoFiles | None = None
     try:
@@ -37,10 +44,31 @@ def run_server(
         raise CLIError(str(exc)) from exc
     except OSError as exc:
         raise CLIError(f"{exc.filename or 'state directory'}: {exc.strerror}") from exc
+    if processes != 1:
+        _serve_with_workers(server, demo, worker_count(processes))
+        return
     try:
         asyncio.run(_serve(server, demo))
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc
+
+
+def _serve_with_workers(server: TornadoServer, demo: DemoFiles | None, count: int) -> None:
+    """Bind and check everything here, so that a startup error is one line from the parent."""
+    try:
+        server_ssl_context(*server.tls_files())
+        sockets = server.bind()
+    except _STARTUP_ERRORS as exc:
+        raise CLIError(str(exc)) from exc
+
+    def announce() -> None:
+        if demo is not None:
+            click.echo(demo_instructions(demo, server))
+        click.echo(f"{count} worker processes (pid {os.getpid()} supervises)", err=True)
+
+    code = Supervisor(server, sockets, count).run(ready=announce)
+    if code:
+        raise CLIError("the worker processes kept failing (see the log)")
 
 
 async def _serve(server: TornadoServer, demo: DemoFiles | None) -> None:

@@ -157,21 +157,38 @@ class TornadoServer:
         )
         return cert, key, ca_dir
 
-    def listen(self) -> None:
-        """Bind every port and start serving on the current IOLoop."""
-        cert, key, ca_dir = self.tls_files()
-        ssl_context = server_ssl_context(cert, key, ca_dir)
-        self.ssl_context = ssl_context
+    def _by_port(self) -> dict[int, list[ServiceSpec]]:
         by_port: dict[int, list[ServiceSpec]] = defaultdict(list)
         for spec in self.specs:
             by_port[spec.port].append(spec)
-        for port, specs in by_port.items():
+        return by_port
+
+    def bind(self) -> dict[int, list[socket.socket]]:
+        """Bind the listening sockets of every configured port (before forking workers)."""
+        bound: dict[int, list[socket.socket]] = {}
+        for port in self._by_port():
             try:
-                sockets = bind_sockets(port, self.host or None)
+                bound[port] = bind_sockets(port, self.host or None)
+                self.ports[port] = bound[port][0].getsockname()[1]
             except OSError as exc:
+                for sockets in bound.values():
+                    for sock in sockets:
+                        sock.close()
                 if exc.errno == errno.EADDRINUSE:
                     raise ServerStartError(f"port {port} is already in use") from exc
                 raise ServerStartError(f"cannot listen on port {port}: {exc.strerror}") from exc
+        return bound
+
+    def listen(self, sockets_by_port: dict[int, list[socket.socket]] | None = None) -> None:
+        """Serve on the current IOLoop, on ``sockets_by_port`` (from :meth:`bind`, possibly in
+        a parent process) or on sockets bound now."""
+        cert, key, ca_dir = self.tls_files()
+        ssl_context = server_ssl_context(cert, key, ca_dir)
+        self.ssl_context = ssl_context
+        if sockets_by_port is None:
+            sockets_by_port = self.bind()
+        for port, specs in self._by_port().items():
+            sockets = sockets_by_port[port]
             bound = sockets[0].getsockname()[1]
             self.ports[port] = bound
             url_host = self._url_host()
@@ -304,9 +321,13 @@ class TornadoServer:
             await server.close_all_connections()
         self.state.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+    async def serve_forever(
+        self,
+        ready: Callable[[], None] | None = None,
+        sockets_by_port: dict[int, list[socket.socket]] | None = None,
+    ) -> None:
         """Listen, call ``ready``, run until SIGINT or SIGTERM, then stop gracefully."""
-        self.listen()
+        self.listen(sockets_by_port)
         self._start_reload_timer()
         if ready is not None:
             ready()

@@ -1,0 +1,154 @@
+"""Several worker processes sharing the listening sockets (``serve --processes N``).
+
+The parent binds the sockets, checks the TLS files, then forks the workers; each worker runs a
+complete server (its own IOLoop and thread pool) on the shared sockets, and the kernel spreads
+connections among them. The parent only supervises:
+
+* a worker that dies is replaced (at most ``MAX_RESTARTS`` within ``RESTART_WINDOW`` seconds,
+  after which the parent stops everything rather than loop on a crash);
+* SIGTERM or SIGINT is passed to every worker, which stop accepting and drain their in-flight
+  requests; the parent exits when they have all exited (or kills them after a grace period);
+* SIGHUP is passed on, so every worker reloads its configuration, CAs and CRLs.
+
+POSIX only (``os.fork``), like Tornado's own multi-process mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from tornadoservice.server.server import TornadoServer
+
+log = logging.getLogger("tornadoservice.workers")
+
+MAX_RESTARTS = 5
+RESTART_WINDOW = 30.0
+POLL_INTERVAL = 0.1
+KILL_MARGIN = 15.0
+"""Seconds beyond the drain timeout before remaining workers are killed."""
+
+
+def worker_count(requested: int) -> int:
+    """``0`` means one worker per CPU core."""
+    return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        server: TornadoServer,
+        sockets_by_port: dict[int, list[socket.socket]],
+        count: int,
+    ) -> None:
+        self.server = server
+        self.sockets_by_port = sockets_by_port
+        self.count = count
+        self.children: dict[int, int] = {}
+        """pid -> worker number."""
+        self._signals: collections.deque[int] = collections.deque()
+        self._restarts: collections.deque[float] = collections.deque()
+        self._stopping_since: float | None = None
+
+    # ------------------------------------------------------------------ workers
+    def _spawn(self, number: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+            self._run_worker(number)
+        self.children[pid] = number
+        log.info("worker %d started (pid %d)", number, pid)
+
+    def _run_worker(self, number: int) -> None:  # pragma: no cover - child process
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        code = 0
+        try:
+            asyncio.run(self.server.serve_forever(sockets_by_port=self.sockets_by_port))
+        except BaseException:
+            log.exception("worker %d failed", number)
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    # ------------------------------------------------------------------ supervision
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals.append(signum)
+
+    def _forward(self, signum: int) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):  # already gone: nothing to tell
+                os.kill(pid, signum)
+
+    def _reap(self) -> bool:
+        """Collect exited workers; replace them unless stopping. False: give up (crash loop)."""
+        while self.children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return True
+            number = self.children.pop(pid, None)
+            if number is None or self._stopping_since is not None:
+                continue
+            log.warning(
+                "worker %d (pid %d) exited unexpectedly (%s): starting another",
+                number,
+                pid,
+                _describe(status),
+            )
+            now = time.monotonic()
+            self._restarts.append(now)
+            while self._restarts and now - self._restarts[0] > RESTART_WINDOW:
+                self._restarts.popleft()
+            if len(self._restarts) > MAX_RESTARTS:
+                log.error(
+                    "workers keep dying (%d restarts in %.0fs): stopping",
+                    MAX_RESTARTS,
+                    RESTART_WINDOW,
+                )
+                return False
+            self._spawn(number)
+        return True
+
+    def run(self, ready: Callable[[], None] | None = None) -> int:
+        """Fork the workers and supervise them until they have all exited; the exit code."""
+        for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(handled, self._on_signal)
+        for number in range(self.count):
+            self._spawn(number)
+        if ready is not None:
+            ready()
+        healthy = True
+        grace = self.server.drain_timeout + KILL_MARGIN
+        while self.children:
+            while self._signals:
+                signum = self._signals.popleft()
+                if signum == signal.SIGHUP:
+                    self._forward(signal.SIGHUP)
+                elif self._stopping_since is None:
+                    log.info("stopping %d worker(s)", len(self.children))
+                    self._stopping_since = time.monotonic()
+                    self._forward(signal.SIGTERM)
+            if not self._reap():
+                healthy = False
+                self._stopping_since = time.monotonic()
+                self._forward(signal.SIGTERM)
+            if self._stopping_since is not None and time.monotonic() - self._stopping_since > grace:
+                log.error("workers still running after %.0fs: killing them", grace)
+                self._forward(signal.SIGKILL)
+                self._stopping_since = time.monotonic()
+            time.sleep(POLL_INTERVAL)
+        return 0 if healthy else 1
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
