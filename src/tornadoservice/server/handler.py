@@ -577,6 +577,8 @@ class TornadoService(RequestHandler):
         return f"{ip}:{port}"
 
     def on_finish(self) -> None:
+        # A request refused in prepare() never reaches post(): count it out here too.
+        self._stop_counting()
         if not access_log.isEnabledFor(logging.INFO):
             return
         creds = self._creds
