@@ -22,8 +22,11 @@ Sessions = Callable[[ClientCred | None], requests.Session]
 class ApiKeyService(TornadoService):
     """A service that also accepts a shared API key, as a custom scheme."""
 
-    DEFAULT_AUTHENTICATION = ["SSL", "APIKEY"]
+    DEFAULT_AUTHENTICATION = ["BROKEN", "SSL", "APIKEY"]
     auth_hello = ["authenticated"]
+
+    def _authzBROKEN(self) -> Any:
+        return None  # a buggy custom scheme: must count as failed, not crash the request
 
     def _authzAPIKEY(self) -> dict[str, Any]:
         key = self.request.headers.get("X-Api-Key")
@@ -78,6 +81,7 @@ def test_a_refusal_logs_why_each_scheme_failed(
             r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()
         )
         assert "SSL: no client certificate" in line
+        assert "BROKEN: returned NoneType, not credentials" in line
         assert reason in line
 
 

@@ -307,6 +307,9 @@ class TornadoService(RequestHandler):
                     reasons.append(f"{scheme}: {result['Message']}")
                     continue
                 result = result["Value"]
+            if not isinstance(result, dict):
+                reasons.append(f"{scheme}: returned {type(result).__name__}, not credentials")
+                continue
             return cast(dict[str, Any], result)
         raise RequestError(
             401,
