@@ -144,6 +144,9 @@ def test_one_thread_hop_per_sync_request(
         submitted.clear()
         assert call(session, dummy_server, "add", 1, 2).status_code == 200
         assert call(session, dummy_server, "asyncThread").status_code == 200
+        # The built-ins run on the IOLoop: no hop at all.
+        for builtin, args in (("echo", [1]), ("ping", []), ("whoami", [])):
+            assert call(session, dummy_server, builtin, *args).status_code == 200
     finally:
         state.executor = real
         counting.shutdown()

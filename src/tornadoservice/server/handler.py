@@ -650,7 +650,8 @@ class TornadoService(RequestHandler):
         return self._runtime.url
 
     # ------------------------------------------------------------------ built-in methods
-    def export_ping(self) -> dict[str, Any]:
+    # The built-ins never block, so they run on the IOLoop: no thread hop.
+    async def export_ping(self) -> dict[str, Any]:
         """Liveness and a few facts about the service and its host."""
         runtime = self._runtime
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -675,11 +676,11 @@ class TornadoService(RequestHandler):
             }
         )
 
-    def export_echo(self, data: Any) -> dict[str, Any]:
+    async def export_echo(self, data: Any) -> dict[str, Any]:
         """Return the argument unchanged."""
         return S_OK(data)
 
-    def export_whoami(self) -> dict[str, Any]:
+    async def export_whoami(self) -> dict[str, Any]:
         """Return the caller's credential dictionary."""
         return S_OK(self._creds)
 
