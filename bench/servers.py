@@ -1,0 +1,154 @@
+"""The servers under test, each run as ``python -m bench.servers TARGET --pki DIR --log FILE``.
+
+Each binds a free port on 127.0.0.1, prints ``PORT <n>`` on stdout once it listens, and serves
+``POST /Framework/Bench`` (form fields ``method`` and ``args``) until SIGTERM. Every target uses
+the server TLS context of tornadoservice (same CA directory with CRL checking, RFC 3820 proxies
+allowed); the two baselines require the peer certificate, which stands in for authentication.
+
+* ``tornadoservice``: a :class:`~tornadoservice.TornadoService` with a sync ``add``, an async
+  ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``.
+* ``tornado``: a bare ``RequestHandler`` doing the least equivalent work: parse the form,
+  ``json.loads`` the args, ``json.dumps`` the result. No access log.
+* ``fastapi``: the same endpoint in FastAPI on uvicorn (its default loop and HTTP parser). No
+  access log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, HTTPError, RequestHandler
+
+from bench.baseline import answer
+from bench.pki import BenchPKI, service_config
+from tornadoservice import S_OK, TornadoService, authentication, authorization
+from tornadoservice.config.tree import ConfigTree
+from tornadoservice.identity.tls import server_ssl_context
+from tornadoservice.server.server import TornadoServer
+
+TARGETS = ("tornadoservice", "tornado", "fastapi")
+SERVICE = "Framework/Bench"
+
+
+class BenchHandler(TornadoService):
+    """What a user writes: one sync and one async method (echo and whoami are built in)."""
+
+    auth_add = ["authenticated"]
+
+    def export_add(self, a: Any, b: Any) -> dict[str, Any]:
+        return S_OK(a + b)
+
+    auth_asyncAdd = ["authenticated"]
+
+    async def export_asyncAdd(self, a: Any, b: Any) -> dict[str, Any]:
+        return S_OK(a + b)
+
+    @authorization(["all"])
+    @authentication(["VISITOR"])
+    def export_anonEcho(self, data: Any) -> dict[str, Any]:
+        """echo for callers without a certificate: the wrk cross-check (wrk cannot send one)."""
+        return S_OK(data)
+
+
+class BareHandler(RequestHandler):
+    def post(self) -> None:
+        method = self.get_body_argument("method")
+        args = json.loads(self.get_body_argument("args", "[]"))
+        cert = self.request.get_ssl_certificate()
+        subject = cert.get("subject") if isinstance(cert, dict) else None
+        try:
+            result = answer(method, args, subject)
+        except LookupError:
+            raise HTTPError(501) from None
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(result))
+
+
+def _required_cert_context(pki: BenchPKI) -> ssl.SSLContext:
+    context = server_ssl_context(pki.host_cert, pki.host_key, pki.ca_dir)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _listen() -> socket.socket:
+    sock = bind_sockets(0, "127.0.0.1")[0]
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _announce(port: int) -> None:
+    sys.stdout.write(f"PORT {port}\n")
+    sys.stdout.flush()
+
+
+async def _serve_tornadoservice(pki: BenchPKI) -> None:
+    server = TornadoServer(
+        ConfigTree.from_dict(service_config(pki)),
+        handlers={SERVICE: BenchHandler},
+        port=0,
+        host="127.0.0.1",
+        drain_timeout=5.0,
+    )
+    await server.serve_forever(ready=lambda: _announce(next(iter(server.ports.values()))))
+
+
+async def _serve_tornado(pki: BenchPKI) -> None:
+    sock = _listen()
+    server = HTTPServer(
+        Application([(f"/{SERVICE}", BareHandler)]), ssl_options=_required_cert_context(pki)
+    )
+    server.add_sockets([sock])
+    _announce(sock.getsockname()[1])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.stop()
+    await server.close_all_connections()
+
+
+def _serve_fastapi(pki: BenchPKI) -> None:
+    from bench.fastapi_app import serve  # optional dependency: imported on use
+
+    sock = _listen()
+    _announce(sock.getsockname()[1])
+    serve(f"/{SERVICE}", sock, _required_cert_context(pki))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.servers")
+    parser.add_argument("target", choices=TARGETS)
+    parser.add_argument("--pki", type=Path, required=True)
+    parser.add_argument("--log", type=Path, required=True, help="where the server logs go")
+    options = parser.parse_args(argv)
+    pki = BenchPKI(options.pki)
+    # The framework's default: INFO, so every request writes an access-log line (to the file).
+    level = logging.INFO if options.target == "tornadoservice" else logging.WARNING
+    logging.basicConfig(
+        level=level,
+        filename=options.log,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if options.target == "tornadoservice":
+        asyncio.run(_serve_tornadoservice(pki))
+    elif options.target == "tornado":
+        asyncio.run(_serve_tornado(pki))
+    else:
+        _serve_fastapi(pki)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""``python -m bench --quick`` end to end (real servers, real TLS), plus its small parsers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bench.loadgen import build_request, parse_response, percentile
+from bench.runner import ROOT, summarize
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.50) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([], 0.99) == 0.0
+
+
+def test_parse_response_frames_by_content_length() -> None:
+    buffer = bytearray(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 4")
+    assert parse_response(buffer) == (200, b"ok", 40)
+    assert parse_response(bytearray(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok")) is None
+
+
+def test_request_bytes_carry_the_form_body() -> None:
+    request = build_request(8443, "/Framework/Bench", b"method=echo&args=%5B1%5D")
+    assert request.startswith(b"POST /Framework/Bench HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n")
+    assert request.endswith(b"Content-Length: 24\r\n\r\nmethod=echo&args=%5B1%5D")
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
+    output, raw = tmp_path / "benchmarks.md", tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output), "--json", str(raw)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(raw.read_text())
+    assert set(results["runs"]) == {"tornadoservice/echo/1", "tornado/echo/1"}
+    for key, reps in results["runs"].items():
+        (rep,) = reps
+        assert rep["errors"] == 0, (key, rep["error_samples"])
+        assert rep["requests"] > 10 and rep["rps"] > 0, key
+        assert 0 < rep["p50_ms"] <= rep["p90_ms"] <= rep["p99_ms"] <= rep["max_ms"] < 1000
+        assert rep["server_cpu_pct"] > 0 and rep["client_cpu_pct"] > 0
+    assert summarize(results["runs"]) == results["summary"]
+    report = output.read_text()
+    assert "| tornadoservice | echo | 1 |" in report and "| tornado | echo | 1 |" in report
+    assert "## tornadoservice / bare Tornado" in report
