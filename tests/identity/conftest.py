@@ -19,10 +19,6 @@ from tornadoservice.identity.pem import PrivateKey, write_certificates, write_pr
 from tornadoservice.identity.pki import make_ca, make_crl, make_host_cert, make_user_cert
 from tornadoservice.identity.proxy import make_proxy, write_proxy_file
 
-DIRAC_TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "dirac-certs"
-if not DIRAC_TESTDATA.is_dir():  # the checkout may sit elsewhere than /work/main
-    DIRAC_TESTDATA = Path("/work/shared/testdata/dirac-certs")
-
 USER_DN = "/C=ch/O=DIRAC/OU=DIRAC CI/CN=ciuser"
 REVOKED_DN = "/C=ch/O=DIRAC/OU=DIRAC CI/CN=revoked"
 

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from tests.identity.conftest import DIRAC_TESTDATA, KeyPool, Pki
+from tests.identity.conftest import KeyPool, Pki
 from tests.identity.openssl_oracle import openssl_subject_hash
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity import cadir, der
 from tornadoservice.identity.cadir import (
     inspect_ca_dir,

@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from tests.identity.conftest import DIRAC_TESTDATA
 from tests.identity.openssl_oracle import openssl_oneline
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity.dn import (
     OPENSSL_SHORT_NAMES,
     DNError,

@@ -12,13 +12,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.identity.conftest import (
-    DIRAC_TESTDATA,
     USER_DN,
     Credential,
     KeyPool,
     Pki,
     legacy_proxy,
 )
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity.dn import dirac_dn
 from tornadoservice.identity.pem import load_pem_chain
 from tornadoservice.identity.pki import make_user_cert

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from cryptography import x509
 
-from tests.identity.conftest import DIRAC_TESTDATA
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity import der
 from tornadoservice.identity.dn import parse_dirac_dn
 from tornadoservice.identity.pem import load_pem_chain

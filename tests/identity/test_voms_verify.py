@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.identity.conftest import DIRAC_TESTDATA, KeyPool, Pki
+from tests.identity.conftest import KeyPool, Pki
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity import der
 from tornadoservice.identity.pem import PrivateKey, load_pem_chain, write_certificates
 from tornadoservice.identity.pki import make_host_cert

@@ -10,13 +10,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.identity.conftest import (
-    DIRAC_TESTDATA,
     USER_DN,
     Credential,
     KeyPool,
     Pki,
     legacy_proxy,
 )
+from tests.support.testdata import DIRAC_TESTDATA
 from tornadoservice.identity.pem import load_pem_chain
 from tornadoservice.identity.pki import make_ca, make_user_cert
 from tornadoservice.identity.proxy import (

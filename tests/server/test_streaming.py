@@ -14,6 +14,7 @@ import requests
 
 from tests.conftest import DUMMY, dummy_config
 from tests.support.live_server import LiveServer, live_server
+from tests.support.memory import rss_bytes
 from tests.support.pki import ClientCred, ServerPKI
 from tornadoservice import S_OK, TornadoService
 from tornadoservice.server.handler import RESULT_HEADER
@@ -109,14 +110,6 @@ def _generated(megabytes: int) -> Iterator[bytes]:
     block = bytes(range(256)) * 4096  # 1 MiB
     for _ in range(megabytes):
         yield block
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture(scope="module")

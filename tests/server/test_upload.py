@@ -19,6 +19,7 @@ import requests
 
 from tests.conftest import DUMMY, dummy_config
 from tests.support.live_server import LiveServer, live_server
+from tests.support.memory import rss_bytes
 from tests.support.pki import ClientCred, ServerPKI
 from tornadoservice import S_ERROR, S_OK, TornadoService
 from tornadoservice.server.upload import UploadAbortedError
@@ -76,14 +77,6 @@ class Pattern:
 
     def __len__(self) -> int:
         return self.size
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def post_stream(session: requests.Session, url: str, body: Any, size: int) -> requests.Response:

@@ -11,13 +11,10 @@ import pytest
 from tests.conftest import DUMMY, dummy_config
 from tests.support.live_server import live_server
 from tests.support.pki import ServerPKI
+from tests.support.testdata import DIRAC_TESTDATA as TESTDATA
 from tornadoservice import S_OK, TornadoService
 from tornadoservice.identity.pem import load_pem_chain
 from tornadoservice.identity.x509 import identity_from_chain
-
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "dirac-certs"
-if not TESTDATA.is_dir():
-    TESTDATA = Path("/work/shared/testdata/dirac-certs")
 
 
 class VomsProbe(TornadoService):

@@ -7,7 +7,6 @@ says (``log_message``): a refusal can tell the log *why* without telling an atta
 from __future__ import annotations
 
 import errno as _errno
-from http import HTTPStatus
 
 from tornado.web import HTTPError
 
@@ -43,10 +42,3 @@ class RequestError(HTTPError):
         super().__init__(status, log_message or client_message)
         self.client_message = client_message
         self.errno = STATUS_ERRNO.get(status, 0) if errno is None else errno
-
-
-def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
