@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -19,6 +19,9 @@ from tests.support.dummy import DummyTornadoHandler
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ClientCred, ServerPKI
 from tornadoservice import S_ERROR, S_OK, TornadoService
+from tornadoservice.server.pool import WorkerPool
+
+T = TypeVar("T")
 
 Sessions = Callable[[ClientCred | None], requests.Session]
 
@@ -131,8 +134,12 @@ def test_one_thread_hop_per_sync_request(
     real = state.executor
     submitted: list[str] = []
 
-    class Counting(ThreadPoolExecutor):
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    class Counting(WorkerPool):
+        def call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+            submitted.append(getattr(function, "__name__", repr(function)))
+            return real.call(function, *args)
+
+        def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
             submitted.append(getattr(fn, "__name__", repr(fn)))
             return real.submit(fn, *args, **kwargs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -29,14 +30,24 @@ def test_bad_client_certificates_fail_the_handshake(
 
 
 def test_keep_alive_reuses_one_connection_and_one_identity(
-    dummy_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
+    dummy_server: LiveServer,
+    session_for: Sessions,
+    server_pki: ServerPKI,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tornadoservice.server import handler
 
+    parsed: list[int] = []
+    real = handler.identity_from_chain
+
+    def counting(chain: Any, **kwargs: Any) -> Any:
+        parsed.append(len(chain))
+        return real(chain, **kwargs)
+
+    monkeypatch.setattr(handler, "identity_from_chain", counting)
     session = session_for(server_pki.proxy)
-    before = len(handler._connection_identities)
     for _ in range(5):
         response = session.post(dummy_server.url(DUMMY), data={"method": "whoami"}, timeout=30)
         assert response.status_code == 200
-    # One TLS connection served all five requests: one cached identity was added.
-    assert len(handler._connection_identities) == before + 1
+    # One TLS connection served all five requests: its chain was parsed once.
+    assert len(parsed) == 1

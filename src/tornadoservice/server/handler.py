@@ -40,6 +40,7 @@ from tornadoservice.identity.forwarded import forwarded_identity
 from tornadoservice.identity.tls import PeerChainError, peer_chain
 from tornadoservice.identity.x509 import IdentityError, identity_from_chain
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
+from tornadoservice.server.httpserver import extend_body_timeout
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
@@ -243,7 +244,7 @@ class TornadoService(RequestHandler):
         connection = self.request.connection
         if isinstance(connection, HTTP1Connection):
             connection.set_max_body_size(state.max_upload_size)
-            connection.set_body_timeout(state.upload_timeout)
+        extend_body_timeout(connection, state.upload_timeout)
         self._upload = UploadStream(size)
         self._upload_method = exported
         self._upload_task = asyncio.ensure_future(self._invoke(exported, [*args, self._upload]))
@@ -395,11 +396,10 @@ class TornadoService(RequestHandler):
         async with runtime.init_lock:
             if runtime.initialized:
                 return
-            loop = asyncio.get_running_loop()
             handler_cls = type(self)
             try:
-                result = await loop.run_in_executor(
-                    runtime.state.executor, handler_cls.initializeHandler, runtime.service_info
+                result = await runtime.state.executor.call(
+                    handler_cls.initializeHandler, runtime.service_info
                 )
             except Exception as exc:
                 self.log.exception(f"initializeHandler of {runtime.name} raised")
@@ -442,9 +442,8 @@ class TornadoService(RequestHandler):
                 self.initializeRequest()
                 is_json, payload = self._serialize(await exported.function(self, *args))
             else:
-                loop = asyncio.get_running_loop()
-                is_json, payload = await loop.run_in_executor(
-                    self._runtime.state.executor, self._run_sync, exported, args
+                is_json, payload = await self._runtime.state.executor.call(
+                    self._run_sync, exported, args
                 )
         except (HTTPError, asyncio.CancelledError):
             raise
@@ -513,19 +512,18 @@ class TornadoService(RequestHandler):
 
     async def _stream(self, source: Any) -> None:
         """Send a file object or (async) iterator in chunks, waiting for each to drain."""
-        loop = asyncio.get_running_loop()
         executor = self._runtime.state.executor
         next_chunk: Callable[[], Any]
         if hasattr(source, "read"):
             size = _remaining_size(source)
             if size is not None:
                 self.set_header("Content-Length", str(size))
-            next_chunk = lambda: loop.run_in_executor(executor, source.read, STREAM_CHUNK)  # noqa: E731
+            next_chunk = lambda: executor.call(source.read, STREAM_CHUNK)  # noqa: E731
         elif hasattr(source, "__aiter__"):
             aiter = cast(AsyncIterator[bytes], source.__aiter__())
             next_chunk = lambda: anext(aiter, b"")  # noqa: E731
         else:
-            next_chunk = lambda: loop.run_in_executor(executor, next, source, b"")  # noqa: E731
+            next_chunk = lambda: executor.call(next, source, b"")  # noqa: E731
         try:
             while True:
                 chunk = await next_chunk()

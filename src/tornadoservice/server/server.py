@@ -17,7 +17,6 @@ import socket
 import ssl
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,8 @@ from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
+from tornadoservice.server.httpserver import RPCHTTPServer
+from tornadoservice.server.pool import WorkerPool
 from tornadoservice.server.service import (
     ServerState,
     ServiceDefinitionError,
@@ -138,7 +139,7 @@ class TornadoServer:
             trusted_proxies=derived.trusted_proxies,
             token_verifier=derived.token_verifier,
             voms_trust=derived.voms_trust,
-            executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tornadoservice"),
+            executor=WorkerPool(max_workers=threads, thread_name_prefix="tornadoservice"),
             max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
         )
         self.servers: list[HTTPServer] = []
@@ -195,7 +196,7 @@ class TornadoServer:
             app = build_application(
                 specs, self.state, url_host=url_host, port=bound, runtimes=self.runtimes
             )
-            server = HTTPServer(
+            server = RPCHTTPServer(
                 app,
                 ssl_options=ssl_context,
                 decompress_request=True,
@@ -204,9 +205,9 @@ class TornadoServer:
                 # that it only stops bodies that keep coming after the 413 was decided.
                 max_body_size=self.state.body_ceiling,
                 idle_connection_timeout=float(
-                    self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600)
+                    self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600.0)
                 ),
-                body_timeout=float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600)),
+                body_timeout=float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600.0)),
                 xheaders=False,
             )
             for sock in sockets:
@@ -294,7 +295,7 @@ class TornadoServer:
         self.reload_tls()
 
     def _start_reload_timer(self) -> None:
-        seconds = float(self.config.getValue("/Systems/Tornado/CAReloadInterval", 3600))
+        seconds = float(self.config.getValue("/Systems/Tornado/CAReloadInterval", 3600.0))
         if seconds > 0:
             self._reload_timer = PeriodicCallback(self._reload_tick, seconds * 1000)
             self._reload_timer.start()

@@ -12,12 +12,12 @@ import datetime as dt
 import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tornadoservice.authz.rules import Rule, method_rule
 from tornadoservice.server.decorators import AUTHENTICATION_ATTR, AUTHORIZATION_ATTR
+from tornadoservice.server.pool import WorkerPool
 
 if TYPE_CHECKING:
     from tornadoservice.config.registry import Registry
@@ -35,7 +35,7 @@ class ServerState:
 
     config: ConfigTree
     registry: Registry
-    executor: ThreadPoolExecutor
+    executor: WorkerPool
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body a service accepts (after decompression); 413 beyond it."""
 
