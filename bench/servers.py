@@ -34,6 +34,7 @@ from bench.baseline import answer
 from bench.pki import BenchPKI, service_config
 from tornadoservice import S_OK, TornadoService, authentication, authorization
 from tornadoservice.config.tree import ConfigTree
+from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
 from tornadoservice.server.server import TornadoServer
 
@@ -134,13 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, required=True, help="where the server logs go")
     options = parser.parse_args(argv)
     pki = BenchPKI(options.pki)
-    # The framework's default: INFO, so every request writes an access-log line (to the file).
+    # The logging of `tornadoservice serve` (batched lines, cached timestamps), into a file:
+    # INFO for tornadoservice, so every request writes an access-log line.
     level = logging.INFO if options.target == "tornadoservice" else logging.WARNING
-    logging.basicConfig(
-        level=level,
-        filename=options.log,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_stream = open(options.log, "a", encoding="utf-8")  # noqa: SIM115 (open until exit)
+    configure_logging(level, stream=log_stream)
     if options.target == "tornadoservice":
         asyncio.run(_serve_tornadoservice(pki))
     elif options.target == "tornado":

@@ -7,7 +7,6 @@ Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prin
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from tornadoservice.cli.call import call
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.pki import pki, proxy_init
 from tornadoservice.cli.transfer import get_file, put_file
+from tornadoservice.core.log import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
 
@@ -25,14 +25,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "tornadoservice"
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +73,7 @@ def serve(
     """Serve the HTTPS services of a configuration, or the demo service when none is given."""
     from tornadoservice.cli.serve import run_server
 
-    _configure_logging(log_level)
+    configure_logging(log_level)
     run_server(
         configs,
         port=port,
