@@ -8,6 +8,7 @@ An :class:`X509Identity` is computed once per TLS connection and cached with it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 
@@ -35,5 +36,6 @@ class X509Identity:
 
     def seconds_left(self, now: dt.datetime | None = None) -> int:
         """Whole seconds until the chain expires (0 once expired)."""
-        now = now or dt.datetime.now(dt.UTC)
+        if now is None:  # the per-request case: plain float timestamps, no datetime arithmetic
+            return max(0, int(self.not_after.timestamp() - time.time()))
         return max(0, int((self.not_after - now).total_seconds()))

@@ -62,6 +62,12 @@ _VERSION = "0.1.0"  # kept equal to tornadoservice.__version__ by a test
 _connection_identities: WeakKeyDictionary[IOStream, X509Identity | IdentityError | None] = (
     WeakKeyDictionary()
 )
+# The credential dict of a connection's identity, for the registry and extraCredentials it was
+# built with: (identity, registry, raw extraCredentials, credentials). secondsLeft is refreshed
+# and the dict copied on every use; a refusal is never cached (it is computed again).
+_connection_credentials: WeakKeyDictionary[
+    IOStream, tuple[Any, Any, str | None, dict[str, Any]]
+] = WeakKeyDictionary()
 
 
 def _is_stream(value: object) -> bool:
@@ -341,9 +347,8 @@ class TornadoService(RequestHandler):
             raise AuthenticationError(f"unusable client certificate: {cached}")
         return cached
 
-    def _extra_credentials(self) -> Any:
-        # Query string or body: a streamed upload carries it in the query string.
-        raw = self.get_argument("extraCredentials", None)
+    @staticmethod
+    def _decode_extra_credentials(raw: str | None) -> Any:
         if raw is None:
             return None
         try:
@@ -374,9 +379,28 @@ class TornadoService(RequestHandler):
         identity = self._caller_identity()
         if identity is None:
             raise AuthenticationError("no client certificate")
-        return build_credentials(
-            identity, self._runtime.state.registry, extra_credentials=self._extra_credentials()
+        registry = self._runtime.state.registry
+        # Query string or body: a streamed upload carries it in the query string.
+        raw_extra = self.get_argument("extraCredentials", None)
+        stream = self.request.connection.stream  # type: ignore[union-attr]
+        cached = _connection_credentials.get(stream)
+        if (
+            cached is not None
+            and cached[0] is identity
+            and cached[1] is registry
+            and cached[2] == raw_extra
+        ):
+            creds = dict(cached[3])
+            creds["secondsLeft"] = identity.seconds_left()
+            creds["properties"] = list(creds["properties"])
+            return creds
+        creds = build_credentials(
+            identity, registry, extra_credentials=self._decode_extra_credentials(raw_extra)
         )
+        template = dict(creds)
+        template["properties"] = list(creds["properties"])
+        _connection_credentials[stream] = (identity, registry, raw_extra, template)
+        return creds
 
     async def _authzJWT(self) -> dict[str, Any]:
         # Async: a key set may have to be fetched from the issuer, never blocking the IOLoop.
