@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.report import render
 from bench.runner import METHODS, ROOT, Settings, run_all
@@ -53,7 +56,70 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
     p.add_argument("--workdir", type=Path, help="keep the PKI and server logs here")
+    p.add_argument(
+        "--suites",
+        type=_names(SUITES),
+        default=list(SUITES),
+        help="what to run: rpc (the request table), encoding (JEncode micro-benchmark), "
+        "transfer (1 GiB each way), scaling (serve --processes); default all of them",
+    )
+    p.add_argument("--transfer-mib", type=int, default=1024, help="size of the transfer file")
+    p.add_argument(
+        "--scaling-processes",
+        type=_int_list,
+        help="worker counts for the scaling suite (default: 1, 2, 4, 8 as far as half the "
+        "cores go, the other half driving the load; 1,2 unpinned on a smaller machine)",
+    )
     return p
+
+
+SUITES = ("rpc", "encoding", "transfer", "scaling")
+
+
+def _default_worker_counts() -> list[int]:
+    """1, 2, 4, 8 workers as far as half the cores go (the other half drives the load); on a
+    machine too small for that, 1 and 2 unpinned."""
+    cores = os.cpu_count() or 1
+    counts = [n for n in (1, 2, 4, 8) if 2 * n <= cores]
+    return counts if len(counts) > 1 else [1, 2]
+
+
+def run_suites(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """The optional sections after the RPC table, in the order of SUITES."""
+    extra: dict[str, dict[str, Any]] = {}
+    repeat = max(1, args.repeat)
+    if "encoding" in args.suites:
+        from bench.encoding import run_encoding
+
+        log("encoding: 10,000 records, DIRAC-style stdlib json against JEncode")
+        extra["encoding"] = run_encoding(10_000, max(7, repeat))
+    if "transfer" in args.suites:
+        from bench.transfer import run_transfer
+
+        log(f"transfer: {args.transfer_mib} MiB each way, tornadoservice against bare Tornado")
+        extra["transfer"] = run_transfer(args.transfer_mib, repeat, args.workdir, progress=log)
+    if "scaling" in args.suites:
+        from bench.scaling import run_scaling
+
+        counts = args.scaling_processes or _default_worker_counts()
+        log(f"scaling: serve --processes {','.join(map(str, counts))}")
+        extra["scaling"] = run_scaling(
+            counts, repeat=repeat, duration=args.duration, warmup=args.warmup
+        )
+    return extra
+
+
+def render_suites(extra: dict[str, dict[str, Any]]) -> str:
+    from bench.encoding import render_encoding
+    from bench.scaling import render_scaling
+    from bench.transfer import render_transfer
+
+    renderers = {
+        "encoding": render_encoding,
+        "transfer": render_transfer,
+        "scaling": render_scaling,
+    }
+    return "".join("\n" + renderers[name](result) for name, result in extra.items())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,11 +148,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-    results = run_all(settings, lambda line: print(line, file=sys.stderr, flush=True), args.workdir)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    suites = ["rpc"] if args.quick else args.suites
+    if "rpc" not in suites:
+        settings = Settings(
+            targets=[], methods=[], concurrency=[], duration=0, warmup=0, repeat=1,
+            max_requests=0, wrk=False,
+        )  # fmt: skip
+    args.suites = suites
+    results = run_all(settings, log, args.workdir)
+    extra = run_suites(args, log)
     command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, command.strip()))
+    page = render(results, command.strip()) if "rpc" in suites else "# Benchmarks\n"
+    args.output.write_text(page + render_suites(extra))
     print(f"wrote {args.output}", file=sys.stderr)
     if args.json is not None:
-        args.json.write_text(json.dumps(results.to_json(), indent=1))
+        args.json.write_text(json.dumps({**results.to_json(), **extra}, indent=1))
     return 0

@@ -123,7 +123,8 @@ def render(results: Results, command: str) -> str:
         "X.509 proxy authentication against the registry, authorization, JEncode, and the "
         "access log at its default level (INFO) **to a file** (one line per request, "
         f"`{Path(results.server_log).name}` in the run's work directory, a temporary one "
-        "removed afterwards unless `--workdir` is given).",
+        "removed afterwards unless `--workdir` is given), with the logging setup of "
+        "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once).",
         "- **tornado** (the baseline): a bare `RequestHandler` doing the least equivalent work: "
         "parse the form, `json.loads` the args, `json.dumps` the result. No access log.",
         "- **fastapi**: FastAPI on uvicorn (default loop and HTTP parser, uvloop/httptools when "
