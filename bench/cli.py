@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shlex
@@ -110,16 +111,11 @@ def run_suites(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
 
 
 def render_suites(extra: dict[str, dict[str, Any]]) -> str:
-    from bench.encoding import render_encoding
-    from bench.scaling import render_scaling
-    from bench.transfer import render_transfer
-
-    renderers = {
-        "encoding": render_encoding,
-        "transfer": render_transfer,
-        "scaling": render_scaling,
-    }
-    return "".join("\n" + renderers[name](result) for name, result in extra.items())
+    sections = []
+    for name, result in extra.items():
+        module = importlib.import_module(f"bench.{name}")
+        sections.append("\n" + getattr(module, f"render_{name}")(result))
+    return "".join(sections)
 
 
 def main(argv: list[str] | None = None) -> int:
