@@ -25,12 +25,23 @@ Where we deliberately differ from DIRAC:
   own decoder then refuses.
 * ``b64`` payloads must be strict standard base64 (DIRAC silently skips stray characters).
 
-Speed: encoding calls the C encoder of the standard library (``json.encoder.c_make_encoder``)
-directly, built once with DIRAC's settings; Python code runs only for the tagged types. It does
-no circular-reference bookkeeping (that costs a dict operation per container, and shared state
-would not be thread-safe); a circular structure ends in a ``RecursionError``, reported as a
-:class:`JEncodeError`. Decoding uses the plain C decoder, and installs the object hook only when
-the text may contain a ``__dCls`` key at all.
+Speed: where the C extension :mod:`tornadoservice.wire._speedups` was built (at install, when
+a C compiler is found), ``encode`` writes the whole text in C into one growing buffer, tagged
+datetimes, dates and bytes included: the bytes of the pure path below, which the tests check on
+random data, errors and recursion limits included. Anything else JSON cannot hold (a
+:class:`JSerializable`, an unknown type) goes to the same Python code as on the pure path.
+``decode`` keeps the standard library's C parser, whose object hook is then a C function that
+builds canonical ``dt``/``date``/``b64`` values itself and hands every other tagged object to
+the Python hook: same parser, same values, same errors. ``TORNADOSERVICE_NO_SPEEDUPS=1`` in the
+environment (read at import) forces the pure path. ``python -m bench.encoding`` measures both
+against a DIRAC-style implementation.
+
+Pure path: encoding calls the C encoder of the standard library (``json.encoder.c_make_encoder``)
+directly, built once with DIRAC's settings; Python code runs only for the tagged types. Neither
+path does circular-reference bookkeeping (that costs a dict operation per container, and shared
+state would not be thread-safe); a circular structure ends in a ``RecursionError``, reported as
+a :class:`JEncodeError`. Decoding uses the plain C decoder, and installs the object hook only
+when the text may contain a ``__dCls`` key at all.
 """
 
 from __future__ import annotations
@@ -40,12 +51,22 @@ import datetime as dt
 import inspect
 import json
 import json.encoder
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar, overload
 
 from tornadoservice.core.errors import ETYPE, EVALUE, TornadoServiceError
+
+# The C accelerators, unless TORNADOSERVICE_NO_SPEEDUPS is set (to anything but "" or "0").
+if os.environ.get("TORNADOSERVICE_NO_SPEEDUPS", "") in ("", "0"):
+    try:
+        from tornadoservice.wire import _speedups
+    except ImportError:  # installed where no C compiler was found: the pure-Python path
+        _speedups = None  # type: ignore[assignment]
+else:
+    _speedups = None  # type: ignore[assignment]
 
 __all__ = [
     "JEncodeError",
@@ -229,6 +250,8 @@ def encode(obj: Any) -> str:
     :class:`JSerializable` without ``_attrToSerialize``.
     """
     try:
+        if _speedups is not None:
+            return _speedups.encode(obj, _default)
         if _C_ENCODER is not None:
             return "".join(_C_ENCODER(obj, 0))
         return _PY_ENCODER.encode(obj)
@@ -322,7 +345,9 @@ def _object_hook(tagged: dict[str, Any]) -> Any:
 
 
 _PLAIN_DECODER: Final = json.JSONDecoder()
-_TAGGED_DECODER: Final = json.JSONDecoder(object_hook=_object_hook)
+_TAGGED_DECODER: Final = json.JSONDecoder(
+    object_hook=_object_hook if _speedups is None else _speedups.make_object_hook(_object_hook)
+)
 
 
 def _text_of(data: bytes | bytearray) -> str:
