@@ -19,6 +19,7 @@ import random
 import struct
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -735,3 +736,67 @@ def test_reference_counts_are_unchanged() -> None:
     after = sys.getrefcount(jencode._object_hook)  # outside the assert: it adds a reference
     assert after == hook_refs
     assert hook is jencode._TAGGED_DECODER.object_hook
+
+
+# --- The garbage collector is paused while a large text is decoded --------------------------
+
+
+def _large_text() -> str:
+    return jencode.encode(
+        [{"n": n, "s": "x" * 20} for n in range(jencode.GC_PAUSE_THRESHOLD // 16)]
+    )
+
+
+def test_large_decodes_run_with_the_collector_paused_and_restore_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+    real_decoder = jencode._PLAIN_DECODER
+
+    class Spy:
+        def decode(self, text: str) -> Any:
+            seen.append(gc.isenabled())
+            return real_decoder.decode(text)
+
+    monkeypatch.setattr(jencode, "_PLAIN_DECODER", Spy())
+    assert gc.isenabled()
+    jencode.decode("[1, 2]")
+    jencode.decode(_large_text())
+    assert seen == [True, False]  # small: untouched; large: paused
+    assert gc.isenabled()
+
+
+def test_the_collector_is_restored_after_a_failed_large_decode() -> None:
+    text = _large_text()[:-1]  # cut: malformed
+    with pytest.raises(jencode.JEncodeError):
+        jencode.decode(text)
+    assert gc.isenabled()
+
+
+def test_a_collector_disabled_by_the_application_stays_disabled() -> None:
+    gc.disable()
+    try:
+        jencode.decode(_large_text())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_concurrent_large_decodes_end_with_the_collector_enabled() -> None:
+    text = _large_text()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                jencode.decode(text)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert gc.isenabled() and jencode._gc_pausers == 0
