@@ -26,7 +26,10 @@ from tornadoservice.core.returnvalues import S_OK
 
 from .rpc import DReturn, RPCConnectionError, decode_result, error_from_response, short_reason
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 256 * 1024
+"""Bytes asked of the response per read when saving a download. Against 64 KiB: a quarter of
+the Python work per byte in requests/urllib3, about 10% less client CPU on a 1 GiB download
+(bench.transfer); 1 MiB costs urllib3 a 1 MiB buffer per read and was slower."""
 
 Progress = Callable[[int, "int | None"], None]
 """Called after each chunk with its size and the transfer's total size (``None`` if unknown)."""
