@@ -5,6 +5,7 @@ Real TLS with the test PKI's user proxy; raw sockets so that the body can be hel
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import ssl
@@ -21,6 +22,7 @@ from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ServerPKI
 from tornadoservice import S_OK
 from tornadoservice.identity.tls import client_ssl_context
+from tornadoservice.server.httpserver import _BodyDeadline
 
 TIMEOUT = 0.5
 
@@ -118,3 +120,22 @@ def test_a_streamed_upload_may_take_longer_than_the_body_timeout(
         response = _read_response(tls)
     assert response.startswith(b"HTTP/1.1 200"), response
     assert b'"Value": 3000' in response
+
+
+def test_requests_leave_no_deadline_for_the_garbage_collector(
+    server: LiveServer, server_pki: ServerPKI
+) -> None:
+    """Each deadline is freed when its request ends, not by the cyclic collector (a cycle per
+    request made collections long and frequent: p99 latency tripled under load)."""
+    body = urlencode({"method": "echo", "args": json.dumps(["hi"])}).encode()
+    gc.collect()
+    gc.disable()
+    try:
+        with _connect(server, server_pki) as tls:
+            for _ in range(20):
+                tls.sendall(_head(f"/{DUMMY}", len(body)) + body)
+                assert b'"Value": "hi"' in _read_response(tls)
+        left = [o for o in gc.get_objects() if isinstance(o, _BodyDeadline)]
+    finally:
+        gc.enable()
+    assert len(left) <= 1, f"{len(left)} deadlines still alive"
