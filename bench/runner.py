@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.pki import BenchPKI, make_pki
+from bench.procs import announced_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -157,26 +156,8 @@ def server_process(
         ],
         pinned,
     )
-    # taskset execs the command: the PID is the server's own.
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        line = process.stdout.readline() if ready else ""
-        match = re.fullmatch(r"PORT (\d+)\n", line)
-        if match is None:
-            raise RuntimeError(f"{target} server did not start (said {line!r}); see {log_file}")
-        yield process.pid, int(match.group(1))
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(5)
-        if process.stdout is not None:
-            process.stdout.close()
+    with announced_server(command, ROOT, f"{target} server (see {log_file})") as server:
+        yield server
 
 
 def run_generator(

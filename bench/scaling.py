@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -33,6 +32,7 @@ from typing import Any
 
 from bench.loadgen import process_cpu_seconds
 from bench.pki import BenchPKI, make_pki, service_config
+from bench.procs import stop_process
 from bench.runner import METHODS, ROOT
 
 HANDLER_PATH = "bench.servers:BenchHandler"
@@ -104,13 +104,7 @@ def serve(
             _wait_until_serving(port, pki, process)
             yield process.pid, port
         finally:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait(10)
+            stop_process(process)
 
 
 def _generators(

@@ -19,10 +19,8 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import socket
 import ssl
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from tornado.web import Application, HTTPError, RequestHandler
 
 from bench.baseline import answer
 from bench.pki import BenchPKI, service_config
+from bench.procs import announce, run_until_signalled
 from tornadoservice import S_OK, TornadoService, authentication, authorization
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.log import configure_logging
@@ -88,11 +87,6 @@ def _listen() -> socket.socket:
     return sock
 
 
-def _announce(port: int) -> None:
-    sys.stdout.write(f"PORT {port}\n")
-    sys.stdout.flush()
-
-
 async def _serve_tornadoservice(pki: BenchPKI) -> None:
     server = TornadoServer(
         ConfigTree.from_dict(service_config(pki)),
@@ -101,7 +95,7 @@ async def _serve_tornadoservice(pki: BenchPKI) -> None:
         host="127.0.0.1",
         drain_timeout=5.0,
     )
-    await server.serve_forever(ready=lambda: _announce(next(iter(server.ports.values()))))
+    await server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
 
 
 async def _serve_tornado(pki: BenchPKI) -> None:
@@ -110,21 +104,15 @@ async def _serve_tornado(pki: BenchPKI) -> None:
         Application([(f"/{SERVICE}", BareHandler)]), ssl_options=_required_cert_context(pki)
     )
     server.add_sockets([sock])
-    _announce(sock.getsockname()[1])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.stop()
-    await server.close_all_connections()
+    announce(sock.getsockname()[1])
+    await run_until_signalled(server)
 
 
 def _serve_fastapi(pki: BenchPKI) -> None:
     from bench.fastapi_app import serve  # optional dependency: imported on use
 
     sock = _listen()
-    _announce(sock.getsockname()[1])
+    announce(sock.getsockname()[1])
     serve(f"/{SERVICE}", sock, _required_cert_context(pki))
 
 

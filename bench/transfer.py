@@ -27,10 +27,7 @@ import argparse
 import hashlib
 import json
 import os
-import re
-import select
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -273,16 +270,6 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
 @contextmanager
 def server_process(
     target: str, pki: BenchPKI, data: Path, log: Path, pinned: bool
@@ -290,22 +277,11 @@ def server_process(
     """Start one file server, wait for its port, yield ``(pid, port)``, stop it by its PID."""
     command = [sys.executable, "-m", "bench.transfer_servers", target]
     command += ["--pki", str(pki.folder), "--data", str(data), "--log", str(log)]
-    # taskset execs the command: the PID is the server's own.
-    process = subprocess.Popen(
-        _pinned(True, command, pinned), cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        line = process.stdout.readline() if ready else ""
-        match = re.fullmatch(r"PORT (\d+)\n", line)
-        if match is None:
-            raise RuntimeError(f"{target} server did not start (said {line!r}); see {log}")
-        yield process.pid, int(match.group(1))
-    finally:
-        _stop(process)
-        if process.stdout is not None:
-            process.stdout.close()
+    from bench.procs import announced_server
+
+    what = f"{target} server (see {log})"
+    with announced_server(_pinned(True, command, pinned), ROOT, what) as server:
+        yield server
 
 
 def make_test_file(path: Path, size_mib: int) -> str:

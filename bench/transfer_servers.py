@@ -25,9 +25,7 @@ import asyncio
 import json
 import logging
 import shutil
-import signal
 import ssl
-import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +34,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler, stream_request_body
 
 from bench.pki import BenchPKI, service_config
+from bench.procs import announce, run_until_signalled
 from tornadoservice import S_ERROR, S_OK, TornadoService
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.identity.tls import server_ssl_context
@@ -140,11 +139,6 @@ class Ping(RequestHandler):
         self.finish("pong")
 
 
-def _announce(port: int) -> None:
-    sys.stdout.write(f"PORT {port}\n")
-    sys.stdout.flush()
-
-
 async def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
     config = service_config(pki)
     config["Systems"]["Framework"]["Services"] = {
@@ -157,7 +151,7 @@ async def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
         host="127.0.0.1",
         drain_timeout=5.0,
     )
-    await server.serve_forever(ready=lambda: _announce(next(iter(server.ports.values()))))
+    await server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
 
 
 async def _serve_tornado(pki: BenchPKI, data: Path) -> None:
@@ -172,14 +166,8 @@ async def _serve_tornado(pki: BenchPKI, data: Path) -> None:
     sock = bind_sockets(0, "127.0.0.1")[0]
     server = HTTPServer(app, ssl_options=context, max_body_size=MAX_UPLOAD)
     server.add_sockets([sock])
-    _announce(sock.getsockname()[1])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.stop()
-    await server.close_all_connections()
+    announce(sock.getsockname()[1])
+    await run_until_signalled(server)
 
 
 def main(argv: list[str] | None = None) -> int:
