@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 import time
 
@@ -186,3 +187,26 @@ def test_hop_is_cheaper_than_run_in_executor() -> None:
         pool.shutdown()
         executor.shutdown()
     assert ours >= theirs, (ours, theirs)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_working_threads_of_its_own() -> None:
+    pool = WorkerPool(2)
+    try:
+        assert pool.submit(_add, 1, 1).result(5) == 2  # the parent's worker now exists
+        pid = os.fork()
+        if pid == 0:  # the child: its copy of the pool must start its own worker
+            code = 1
+            try:
+
+                async def main() -> int:
+                    return await pool.call(_add, 2, 3)
+
+                code = 0 if asyncio.run(asyncio.wait_for(main(), 10)) == 5 else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert pool.submit(_add, 2, 2).result(5) == 4  # the parent's pool is untouched
+    finally:
+        pool.shutdown()

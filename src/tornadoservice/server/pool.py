@@ -19,8 +19,10 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -67,6 +69,14 @@ class _LoopInbox:
                 future.set_exception(value)
 
 
+_POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
 class WorkerPool(concurrent.futures.Executor):
     """At most ``max_workers`` threads running jobs from one queue, started on demand."""
 
@@ -81,6 +91,15 @@ class WorkerPool(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._shutdown = False
         self._inbox: _LoopInbox | None = None
+        _POOLS.add(self)
+
+    def _after_fork(self) -> None:
+        # A forked child (serve --processes) has none of the parent's threads: start afresh.
+        self._jobs = queue.SimpleQueue()
+        self._threads = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._inbox = None
 
     # ------------------------------------------------------------------ submitting
     def call(self, function: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
@@ -188,3 +207,6 @@ class WorkerPool(concurrent.futures.Executor):
         if wait:
             for thread in threads:
                 thread.join()
+
+
+os.register_at_fork(after_in_child=_reset_pools_after_fork)
