@@ -37,6 +37,7 @@ from bench.pki import BenchPKI, service_config
 from bench.procs import announce, run_until_signalled
 from tornadoservice import S_ERROR, S_OK, TornadoService
 from tornadoservice.config.tree import ConfigTree
+from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
 from tornadoservice.server.server import TornadoServer
 
@@ -179,12 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     data: Path = options.data.resolve()
     (data / "uploads").mkdir(parents=True, exist_ok=True)
-    # The framework's default: INFO, so every request writes an access-log line (to the file).
-    logging.basicConfig(
-        level=logging.INFO if options.target == "tornadoservice" else logging.WARNING,
-        filename=options.log or data / f"{options.target}.log",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # The logging of `tornadoservice serve`, into a file: INFO for tornadoservice, so every
+    # request writes an access-log line.
+    level = logging.INFO if options.target == "tornadoservice" else logging.WARNING
+    log_file = options.log or data / f"{options.target}.log"
+    configure_logging(level, stream=open(log_file, "a", encoding="utf-8"))  # noqa: SIM115
     pki = BenchPKI(options.pki)
     if options.target == "tornadoservice":
         asyncio.run(_serve_tornadoservice(pki, data))
