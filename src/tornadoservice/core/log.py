@@ -109,7 +109,7 @@ class LineFormatter(logging.Formatter):
         return f"{self._date},{int(record.msecs):03d}"
 
 
-class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class BatchingStreamHandler(logging.StreamHandler[Any]):
     """A ``StreamHandler`` that writes its lines in batches instead of one write per record.
 
     Lines wait at most ``flush_interval`` seconds (a daemon thread flushes them) or until
