@@ -6,7 +6,8 @@ loop's self-pipe for every result. :meth:`WorkerPool.call` hands the job to a wo
 ``SimpleQueue.put`` and answers with a plain asyncio Future; finished results are queued and
 handed back in batches: a worker wakes the loop only when no wake-up is pending already, so a
 busy server pays one self-pipe write for many results. On one core, this is about five times
-cheaper than ``run_in_executor`` at concurrency 64 (see the micro-benchmark in the tests).
+cheaper than ``run_in_executor`` at concurrency 64 (measured by hand in one loop; the
+effect on whole requests is the ``add`` rows of ``python -m bench``).
 
 The pool is also a :class:`concurrent.futures.Executor` (``submit``), so code that wants one,
 ``loop.run_in_executor`` included, can use it. Workers start on demand, up to ``max_workers``;
