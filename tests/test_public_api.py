@@ -1,7 +1,7 @@
 """The public API is exactly what __all__ lists, and each name is importable."""
 
 import tornadoservice
-from tornadoservice.server import handler
+from tornadoservice.server import accessors
 
 EXPECTED = {
     "S_ERROR",
@@ -42,4 +42,4 @@ def test_every_exported_name_exists() -> None:
 
 
 def test_ping_reports_the_package_version() -> None:
-    assert tornadoservice.__version__ == handler._VERSION
+    assert tornadoservice.__version__ == accessors._VERSION

@@ -35,16 +35,16 @@ def test_keep_alive_reuses_one_connection_and_one_identity(
     server_pki: ServerPKI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tornadoservice.server import handler
+    from tornadoservice.server import authentication
 
     parsed: list[int] = []
-    real = handler.identity_from_chain
+    real = authentication.identity_from_chain
 
     def counting(chain: Any, **kwargs: Any) -> Any:
         parsed.append(len(chain))
         return real(chain, **kwargs)
 
-    monkeypatch.setattr(handler, "identity_from_chain", counting)
+    monkeypatch.setattr(authentication, "identity_from_chain", counting)
     session = session_for(server_pki.proxy)
     for _ in range(5):
         response = session.post(dummy_server.url(DUMMY), data={"method": "whoami"}, timeout=30)

@@ -17,28 +17,22 @@ which methods exist. Errors are JSON ``S_ERROR`` bodies with the HTTP status (se
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, cast
-from weakref import WeakKeyDictionary
 
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection
-from tornado.iostream import IOStream, StreamClosedError
-from tornado.web import HTTPError, RequestHandler, stream_request_body
+from tornado.iostream import StreamClosedError
+from tornado.web import HTTPError, stream_request_body
 
-from tornadoservice.authz import AuthenticationError, build_credentials, visitor_credentials
-from tornadoservice.authz.tokens import authenticate_bearer
 from tornadoservice.core.log import DiracLogger
-from tornadoservice.core.returnvalues import S_ERROR, S_OK, isReturnStructure
+from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
-from tornadoservice.identity.credentials import X509Identity
-from tornadoservice.identity.forwarded import forwarded_identity
-from tornadoservice.identity.tls import PeerChainError, peer_chain
-from tornadoservice.identity.x509 import IdentityError, identity_from_chain
+from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
+from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.httpserver import extend_body_timeout
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
@@ -56,26 +50,13 @@ RESULT_HEADER = "X-Tornadoservice-Result"
 DRAIN_BEFORE_REFUSING = 1024 * 1024
 """A refused upload up to this size is read (and dropped) before the refusal is sent."""
 
-_VERSION = "0.1.0"  # kept equal to tornadoservice.__version__ by a test
-
-# The verified client chain is fixed for a TLS connection: parse it once per connection.
-_connection_identities: WeakKeyDictionary[IOStream, X509Identity | IdentityError | None] = (
-    WeakKeyDictionary()
-)
-# The credential dict of a connection's identity, for the registry and extraCredentials it was
-# built with: (identity, registry, raw extraCredentials, credentials). secondsLeft is refreshed
-# and the dict copied on every use; a refusal is never cached (it is computed again).
-_connection_credentials: WeakKeyDictionary[
-    IOStream, tuple[Any, Any, str | None, dict[str, Any]]
-] = WeakKeyDictionary()
-
 
 def _is_stream(value: object) -> bool:
     return hasattr(value, "read") or isinstance(value, Iterator) or hasattr(value, "__aiter__")
 
 
 @stream_request_body
-class TornadoService(RequestHandler):
+class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
     """Base class of a service. Subclass it and write ``export_<method>`` functions."""
 
     SUPPORTED_METHODS = ("POST",)
@@ -91,10 +72,6 @@ class TornadoService(RequestHandler):
 
     _runtime: ClassVar[ServiceRuntime]
     """Set on the per-service subclass that the server builds for each served service."""
-
-    auth_ping: ClassVar[list[str]] = ["all"]
-    auth_echo: ClassVar[list[str]] = ["all"]
-    auth_whoami: ClassVar[list[str]] = ["authenticated"]
 
     # ------------------------------------------------------------------ DIRAC's hooks
     @classmethod
@@ -293,124 +270,6 @@ class TornadoService(RequestHandler):
             # DIRAC calls method(*args): a JSON object spreads as its keys (kept for compatibility).
             return list(args)
         raise RequestError(400, f"'args' must be a JSON array, not {type(args).__name__}")
-
-    # ------------------------------------------------------------------ authentication
-    async def _authenticate(self, schemes: tuple[str, ...]) -> dict[str, Any]:
-        reasons: list[str] = []
-        for scheme in schemes:
-            authenticator = getattr(self, f"_authz{scheme}", None)
-            if authenticator is None:
-                reasons.append(f"{scheme}: no such authentication scheme")
-                continue
-            try:
-                result = authenticator()
-                if asyncio.iscoroutine(result):
-                    result = await result
-            except AuthenticationError as exc:
-                reasons.append(f"{scheme}: {exc}")
-                continue
-            if isReturnStructure(result):
-                if not result["OK"]:
-                    reasons.append(f"{scheme}: {result['Message']}")
-                    continue
-                result = result["Value"]
-            if not isinstance(result, dict):
-                reasons.append(f"{scheme}: returned {type(result).__name__}, not credentials")
-                continue
-            return cast(dict[str, Any], result)
-        raise RequestError(
-            401,
-            "Authentication failed",
-            log_message="authentication failed: " + "; ".join(reasons or ["no scheme allowed"]),
-        )
-
-    def _connection_identity(self) -> X509Identity | None:
-        stream = self.request.connection.stream  # type: ignore[union-attr]
-        try:
-            cached = _connection_identities[stream]
-        except KeyError:
-            try:
-                chain = peer_chain(stream.socket) if stream.socket is not None else []
-                cached = (
-                    identity_from_chain(chain, voms_trust=self._runtime.state.voms_trust)
-                    if chain
-                    else None
-                )
-            except PeerChainError as exc:
-                # A resumed TLS 1.2 session shows no verified chain: refuse it, never treat the
-                # caller as anonymous.
-                cached = IdentityError(str(exc))
-            except IdentityError as exc:
-                cached = exc
-            _connection_identities[stream] = cached
-        if isinstance(cached, IdentityError):
-            raise AuthenticationError(f"unusable client certificate: {cached}")
-        return cached
-
-    @staticmethod
-    def _decode_extra_credentials(raw: str | None) -> Any:
-        if raw is None:
-            return None
-        try:
-            return decode(raw)[0]
-        except JEncodeError as exc:
-            raise AuthenticationError(f"malformed extraCredentials: {exc}") from exc
-
-    def _caller_identity(self) -> X509Identity | None:
-        """The certificate identity of the caller: the connection's own, or, on a connection
-        from a configured trusted proxy only, the one the proxy forwarded in headers."""
-        trusted = self._runtime.state.trusted_proxies
-        if trusted:
-            # The socket's own peer address, read from the connection rather than through
-            # getRemoteAddress (a service may override that). The server runs without xheaders,
-            # so nothing the client sends (X-Forwarded-For, X-Real-Ip) changes it.
-            address = getattr(self.request.connection, "context", None)
-            address = getattr(address, "address", None)
-            peer = str(address[0]) if isinstance(address, tuple) and address else ""
-            try:
-                forwarded = forwarded_identity(self.request.headers, peer, trusted)
-            except IdentityError as exc:  # ForwardedCertError included
-                raise AuthenticationError(f"forwarded client certificate refused: {exc}") from exc
-            if forwarded is not None:
-                return forwarded.identity
-        return self._connection_identity()
-
-    def _authzSSL(self) -> dict[str, Any]:
-        identity = self._caller_identity()
-        if identity is None:
-            raise AuthenticationError("no client certificate")
-        registry = self._runtime.state.registry
-        # Query string or body: a streamed upload carries it in the query string.
-        raw_extra = self.get_argument("extraCredentials", None)
-        stream = self.request.connection.stream  # type: ignore[union-attr]
-        cached = _connection_credentials.get(stream)
-        if (
-            cached is not None
-            and cached[0] is identity
-            and cached[1] is registry
-            and cached[2] == raw_extra
-        ):
-            creds = dict(cached[3])
-            creds["secondsLeft"] = identity.seconds_left()
-            creds["properties"] = list(creds["properties"])
-            return creds
-        creds = build_credentials(
-            identity, registry, extra_credentials=self._decode_extra_credentials(raw_extra)
-        )
-        template = dict(creds)
-        template["properties"] = list(creds["properties"])
-        _connection_credentials[stream] = (identity, registry, raw_extra, template)
-        return creds
-
-    async def _authzJWT(self) -> dict[str, Any]:
-        # Async: a key set may have to be fetched from the issuer, never blocking the IOLoop.
-        state = self._runtime.state
-        return await authenticate_bearer(
-            self.request.headers.get("Authorization"), state.token_verifier, state.registry
-        )
-
-    def _authzVISITOR(self) -> dict[str, Any]:
-        return visitor_credentials()
 
     # ------------------------------------------------------------------ execution
     async def _ensure_initialized(self) -> None:
@@ -619,93 +478,6 @@ class TornadoService(RequestHandler):
             self._outcome,
         )
 
-    # ------------------------------------------------------------------ DIRAC's accessors
-    def getRemoteCredentials(self) -> dict[str, Any]:
-        return self._creds
-
-    srv_getRemoteCredentials = getRemoteCredentials
-
-    def getRemoteAddress(self) -> tuple[str, int]:
-        connection = self.request.connection
-        address = getattr(getattr(connection, "context", None), "address", None)
-        if isinstance(address, tuple) and len(address) >= 2:
-            return str(address[0]), int(address[1])
-        return str(self.request.remote_ip), 0
-
-    srv_getRemoteAddress = getRemoteAddress
-
-    def getUserDN(self) -> str | None:
-        return cast(str | None, self._creds.get("DN"))
-
-    def getUserName(self) -> str | None:
-        return cast(str | None, self._creds.get("username"))
-
-    def getUserGroup(self) -> str | None:
-        return cast(str | None, self._creds.get("group"))
-
-    def getProperties(self) -> list[str]:
-        return list(self._creds.get("properties", []))
-
-    def isRegisteredUser(self) -> bool:
-        return bool(
-            self._creds.get("username", "anonymous") != "anonymous"
-            and self._creds.get("group", "visitor") != "visitor"
-        )
-
-    def getCSOption(self, optionName: str, defaultValue: Any = None) -> Any:
-        path = optionName if optionName.startswith("/") else f"{self._runtime.section}/{optionName}"
-        return self._runtime.state.config.getValue(path, defaultValue)
-
-    srv_getCSOption = getCSOption
-
-    def srv_getFormattedRemoteCredentials(self) -> str:
-        ip, port = self.getRemoteAddress()
-        creds = self._creds
-        return (
-            f"({ip}:{port})[{creds.get('group', 'visitor')}:{creds.get('username', 'anonymous')}]"
-        )
-
-    def srv_getServiceName(self) -> str:
-        return self._runtime.name
-
-    def srv_getURL(self) -> str:
-        return self._runtime.url
-
-    # ------------------------------------------------------------------ built-in methods
-    # The built-ins never block, so they run on the IOLoop: no thread hop.
-    async def export_ping(self) -> dict[str, Any]:
-        """Liveness and a few facts about the service and its host."""
-        runtime = self._runtime
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        times = os.times()
-        return S_OK(
-            {
-                "version": _VERSION,
-                "time": now,
-                "host uptime": _host_uptime(),
-                "service start time": runtime.start_time.replace(tzinfo=None),
-                "service uptime": int(time.monotonic() - runtime.start_monotonic),
-                "load": _load_average(),
-                "name": runtime.name,
-                "URL": runtime.url,
-                "cpu times": {
-                    "user time": times.user,
-                    "system time": times.system,
-                    "children user time": times.children_user,
-                    "children system time": times.children_system,
-                    "elapsed real time": times.elapsed,
-                },
-            }
-        )
-
-    async def export_echo(self, data: Any) -> dict[str, Any]:
-        """Return the argument unchanged."""
-        return S_OK(data)
-
-    async def export_whoami(self) -> dict[str, Any]:
-        """Return the caller's credential dictionary."""
-        return S_OK(self._creds)
-
 
 def _after_upload(task: asyncio.Future[tuple[bool, Any]], upload: UploadStream) -> None:
     """The method has returned (or failed): drop what still arrives, and retrieve a failure
@@ -721,18 +493,3 @@ def _remaining_size(source: Any) -> int | None:
         return os.fstat(source.fileno()).st_size - int(source.tell())
     except (AttributeError, OSError, ValueError):
         return None
-
-
-def _host_uptime() -> int:
-    try:
-        with open("/proc/uptime", encoding="ascii") as proc:
-            return int(float(proc.read().split()[0]))
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _load_average() -> str:
-    try:
-        return " ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return ""
