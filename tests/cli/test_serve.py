@@ -26,6 +26,7 @@ from tests.cli.support import (
     run_cli,
     running_server,
 )
+from tests.support.system import require_program
 
 
 def _mode(path: Path) -> int:
@@ -68,7 +69,9 @@ def _printed(demo: DemoRun, program: str, marker: str) -> list[str]:
 def test_printed_curl_lines_work(demo: DemoRun, marker: str, value: object) -> None:
     argv = _printed(demo, "curl", marker)
     assert argv[-1] == demo.url
-    result = run_argv([CURL, "--silent", "--show-error", "--max-time", "20", *argv[1:]])
+    result = run_argv(
+        [require_program("curl", CURL), "--silent", "--show-error", "--max-time", "20", *argv[1:]]
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["OK"] is True, answer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import subprocess
@@ -12,13 +11,13 @@ import pytest
 from tests.conftest import DUMMY
 from tests.support.live_server import LiveServer
 from tests.support.pki import ServerPKI
-
-CURL = shutil.which("curl") or "/usr/bin/curl"
+from tests.support.system import require_program
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[str]:
+    program = require_program("curl", "/usr/bin/curl")
     return subprocess.run(
-        [CURL, "-sS", "--max-time", "30", *args], capture_output=True, text=True, timeout=60
+        [program, "-sS", "--max-time", "30", *args], capture_output=True, text=True, timeout=60
     )
 
 

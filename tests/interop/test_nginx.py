@@ -4,7 +4,6 @@ certificate in headers, with the configuration that docs/deployment-nginx.md shi
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -20,9 +19,9 @@ from tests.conftest import DUMMY, dummy_config
 from tests.support.dummy import DummyTornadoHandler
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import USER_DN, ClientCred, ServerPKI
+from tests.support.system import require_program
 from tornadoservice.identity.forwarded import CERT_HEADER, VERIFY_HEADER
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin may be off a user's PATH
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment-nginx.md"
 START_TIMEOUT = 15.0
 
@@ -116,13 +115,24 @@ def backend(server_pki: ServerPKI) -> Iterator[LiveServer]:
 def nginx(
     backend: LiveServer, server_pki: ServerPKI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Nginx]:
+    nginx_program = require_program("nginx", "/usr/sbin/nginx")  # /usr/sbin may be off PATH
     prefix = tmp_path_factory.mktemp("nginx")
     port = free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_config(prefix, server_pki, port, backend.port))
     error_log = prefix / "error.log"
     process = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(prefix), "-e", str(error_log), "-g", "daemon off;"],
+        [
+            nginx_program,
+            "-c",
+            str(conf),
+            "-p",
+            str(prefix),
+            "-e",
+            str(error_log),
+            "-g",
+            "daemon off;",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
