@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tiny run: tornadoservice and tornado, echo, c=1, 1 s, once (for tests)",
     )
-    p.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the page (default docs/benchmarks.md; with --quick, a temporary file, "
+        "so a tiny run never replaces the committed figures)",
+    )
     p.add_argument("--json", type=Path, help="also write the raw results as JSON")
     p.add_argument("--workdir", type=Path, help="keep the PKI and server logs here")
     p.add_argument(
@@ -120,6 +126,12 @@ def render_suites(extra: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.output is None:
+        args.output = (
+            Path(tempfile.mkdtemp(prefix="bench-quick-")) / "benchmarks.md"
+            if args.quick
+            else ROOT / "docs" / "benchmarks.md"
+        )
     if args.quick:
         settings = Settings(
             targets=["tornadoservice", "tornado"],

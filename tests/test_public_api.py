@@ -43,3 +43,23 @@ def test_every_exported_name_exists() -> None:
 
 def test_ping_reports_the_package_version() -> None:
     assert tornadoservice.__version__ == accessors._VERSION
+
+
+def test_the_version_is_defined_once() -> None:
+    import importlib.metadata
+
+    assert importlib.metadata.version("tornadoservice") == tornadoservice.__version__
+
+
+def test_importing_the_package_does_not_import_the_client_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tornadoservice; "
+        "print(sorted(m for m in ('requests', 'urllib3', 'tornadoservice.client.tornadoclient') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert tornadoservice.TornadoClient.__name__ == "TornadoClient"

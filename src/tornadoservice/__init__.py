@@ -5,7 +5,9 @@ A service is a :class:`TornadoService` subclass with ``export_<method>`` functio
 service of a configuration on one HTTPS port.
 """
 
-from tornadoservice.client.tornadoclient import TornadoClient
+from typing import TYPE_CHECKING, Any
+
+from tornadoservice._version import __version__
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.core.errors import TornadoServiceError
@@ -30,7 +32,20 @@ from tornadoservice.wire.jencode import (
     register_serializable,
 )
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from tornadoservice.client.tornadoclient import TornadoClient
+
+
+def __getattr__(name: str) -> Any:
+    # The client stack (requests, urllib3) is imported on first use only: a server process, or
+    # a script that only defines services, does not pay for it.
+    if name == "TornadoClient":
+        from tornadoservice.client.tornadoclient import TornadoClient
+
+        globals()["TornadoClient"] = TornadoClient
+        return TornadoClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "S_ERROR",

@@ -33,9 +33,12 @@ def test_request_bytes_carry_the_form_body() -> None:
 
 @pytest.mark.slow
 def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
-    output, raw = tmp_path / "benchmarks.md", tmp_path / "results.json"
+    # Without --output, a quick run writes to a temporary file, never over the committed page.
+    raw = tmp_path / "results.json"
+    committed = ROOT / "docs" / "benchmarks.md"
+    before = committed.read_bytes()
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(output), "--json", str(raw)],
+        [sys.executable, "-m", "bench", "--quick", "--json", str(raw)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -43,6 +46,10 @@ def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
+    assert committed.read_bytes() == before
+    (wrote,) = [line for line in completed.stderr.splitlines() if line.startswith("wrote ")]
+    output = Path(wrote.removeprefix("wrote "))
+    assert output != committed and output.name == "benchmarks.md"
     results = json.loads(raw.read_text())
     assert set(results["runs"]) == {"tornadoservice/echo/1", "tornado/echo/1"}
     for key, reps in results["runs"].items():
@@ -55,3 +62,5 @@ def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
     report = output.read_text()
     assert "| tornadoservice | echo | 1 |" in report and "| tornado | echo | 1 |" in report
     assert "## tornadoservice / bare Tornado" in report
+    output.unlink()
+    output.parent.rmdir()

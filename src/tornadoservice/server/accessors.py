@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from tornado.web import RequestHandler
 
+from tornadoservice._version import __version__
 from tornadoservice.core.returnvalues import S_OK
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BuiltinMethods", "DiracAccessors"]
 
-_VERSION = "0.1.0"  # kept equal to tornadoservice.__version__ by a test
+_VERSION = __version__  # what ping reports
 
 
 class DiracAccessors(RequestHandler):
