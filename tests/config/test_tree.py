@@ -33,8 +33,8 @@ def test_real_cfg_values(tree: ConfigTree) -> None:
     assert tree.get("/DIRAC/Security/CALocation") == "/opt/dirac/etc/grid-security/certificates"
     assert tree.get("/Systems/Tornado/Port") == "8443"
     assert tree.get("/Systems/Framework/Services/DummyTornado/Authorization/nobody") == "nobody"
-    # Only the first '=' separates; a '#' inside a value is not a comment.
-    assert tree.get("/LocalSite/Tag") == "a=b # not a comment"
+    # Only the first '=' separates; a '#' glued to a value is data, not a comment.
+    assert tree.get("/LocalSite/Tag") == "a=b#not-a-comment"
     # "+=" appends DIRAC-style.
     assert (
         tree.get("/Registry/Groups/dirac_user/Users")

@@ -16,6 +16,12 @@ DIRAC ``.cfg``
     option) with a line number too, and, stricter than diraccfg, an option that would silently
     replace a section of the same name, ``/`` in names, and text after ``{`` or around ``}``.
 
+    Inline comments: diraccfg has none. ``HandlerPath = catalog.py  # mine`` has the value
+    ``catalog.py  # mine``, so a comment written the way most formats allow silently corrupts the
+    value. A ``#`` right after blank space inside a value is therefore refused, with its line;
+    a ``#`` glued to other text (``a#b``, ``https://host/#frag``) is data and stays. A value
+    that really needs `` #`` can be written in YAML, where quoting makes the intent clear.
+
 YAML
     Read with PyYAML's safe loader (no arbitrary objects), walked node by node rather than through
     ``safe_load`` so that structural problems and duplicate keys are reported with their line.
@@ -34,6 +40,7 @@ YAML
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +155,7 @@ def check_cfg_syntax(text: str, source: str) -> None:
         else:
             if not head:
                 raise fail(f"option without a name: {line!r}", number)
+            _check_no_inline_comment(head, rest, number, fail)
             if token == "+":
                 known = stack[-1].entries.get(head)
                 if known is None or known[0] != "option":
@@ -159,6 +167,23 @@ def check_cfg_syntax(text: str, source: str) -> None:
     if len(stack) > 1:
         scope = stack[-1]
         raise fail(f"section {scope.name!r} is never closed (missing '}}')", scope.line)
+
+
+_INLINE_COMMENT = re.compile(r"\s#")
+
+
+def _check_no_inline_comment(
+    name: str, value: str, line: int, fail: Callable[[str, int], ConfigError]
+) -> None:
+    match = _INLINE_COMMENT.search(value)
+    if match is not None:
+        comment = value[match.start() :].strip()
+        raise fail(
+            f"the value of {name!r} ends in {comment!r}: .cfg files have no inline comments"
+            " (diraccfg would keep it as part of the value); put the comment on a line of its"
+            " own, or write '#' without a space before it if it is data",
+            line,
+        )
 
 
 def _declare(
