@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -159,8 +159,11 @@ def running_server(
     output_dir: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``tornadoservice ARGS``; on leaving, stop it by its PID if it still runs."""
+    """Start ``tornadoservice ARGS``; on leaving, stop it by its PID if it still runs.
+
+    ``preexec_fn`` runs in the child before it starts (a umask, a resource limit)."""
     number = next(_outputs)
     output_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = output_dir / f"server-{number}.out"
@@ -173,6 +176,7 @@ def running_server(
             stdin=subprocess.DEVNULL,
             env=env if env is not None else child_env(),
             cwd=cwd,
+            preexec_fn=preexec_fn,
         )
     try:
         yield ServerProcess(process, stdout_path, stderr_path)

@@ -11,7 +11,7 @@ import click
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tornadoservice.cli.errors import CLIError
-from tornadoservice.identity.devpki import DevPKI, DevPKIError
+from tornadoservice.identity.devpki import PRIVATE_DIR_MODE, DevPKI, DevPKIError, make_directory
 from tornadoservice.identity.dn import dirac_dn
 from tornadoservice.identity.pem import PemError, PrivateKey, load_pem_chain
 from tornadoservice.identity.proxy import ProxyError, make_proxy, write_proxy_file
@@ -149,7 +149,12 @@ def proxy_init(
         )
     except ProxyError as exc:
         raise CLIError(str(exc)) from exc
-    write_proxy_file(out, proxy_cert, proxy_key, chain)
+    try:
+        # A missing folder for the proxy is made 0700, whatever the umask; an existing one is kept.
+        make_directory(out.parent, PRIVATE_DIR_MODE, created_only=True)
+        write_proxy_file(out, proxy_cert, proxy_key, chain)
+    except OSError as exc:
+        raise CLIError(f"{exc.filename or out}: {exc.strerror or exc}") from exc
     expires = proxy_cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S UTC")
     click.echo(f"Proxy for {dirac_dn(chain[0].subject)}{f' (group {group})' if group else ''}")
     click.echo(f"  file: {out}\n  valid until: {expires}{' (limited)' if limited else ''}")

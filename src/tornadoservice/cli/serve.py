@@ -11,6 +11,7 @@ import click
 
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.config.tree import ConfigError, ConfigTree
+from tornadoservice.identity.devpki import DevPKIError
 from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
 from tornadoservice.server.demo_state import DEMO_SERVICE, DemoFiles, ensure_demo
 from tornadoservice.server.server import ServerStartError, TornadoServer
@@ -19,7 +20,13 @@ from tornadoservice.server.workers import Supervisor, worker_count
 
 DEMO_HOST = "127.0.0.1"
 
-_STARTUP_ERRORS = (ConfigError, TLSConfigError, ServiceDefinitionError, ServerStartError)
+_STARTUP_ERRORS = (
+    ConfigError,
+    TLSConfigError,
+    ServiceDefinitionError,
+    ServerStartError,
+    DevPKIError,
+)
 
 
 def run_server(

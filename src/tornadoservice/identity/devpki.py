@@ -8,6 +8,11 @@ Layout::
     <dir>/hosts/<name>/hostcert.pem, hostkey.pem
     <dir>/users/<name>/usercert.pem, userkey.pem
 
+Modes do not depend on the umask: whoever can write to ``certificates/`` can plant a CA or a
+CRL, so every directory is given its mode explicitly (``mkdir``'s own is masked by the umask).
+Directories holding a private key (``ca/``, ``hosts/<name>/``, ``users/<name>/``) are 0700,
+the others 0755; keys are 0600, certificates 0644.
+
 For development and tests only: a production grid site uses its CAs' real certificates.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +41,8 @@ from tornadoservice.identity.pem import (
 from tornadoservice.identity.pki import make_ca, make_crl, make_host_cert, make_user_cert
 
 DEFAULT_BASE_DN = "/C=ch/O=tornadoservice/OU=dev"
+PUBLIC_DIR_MODE = 0o755
+PRIVATE_DIR_MODE = 0o700
 
 
 class DevPKIError(ValueError):
@@ -46,6 +54,34 @@ class IssuedCredential:
     cert: Path
     key: Path
     subject: str
+
+
+def make_directory(path: Path, mode: int, *, created_only: bool = False) -> Path:
+    """Make ``path`` (and its missing parents) a directory of exactly ``mode``, whatever the umask.
+
+    ``mkdir`` masks its mode with the umask, so every directory made here is ``chmod``-ed after.
+    A directory that already existed gets ``mode`` too, unless ``created_only`` (for a directory
+    the caller named but does not own, such as the root of a PKI); existing parents are left as
+    they are. Raises ``OSError`` (e.g. a file in the way, or a directory of another user).
+    """
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=mode)  # FileExistsError if raced: better than a wrong mode
+        os.chmod(directory, mode)
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory")
+    if not missing and not created_only:
+        os.chmod(path, mode)
+    return path
+
+
+def _os_error(exc: OSError) -> DevPKIError:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return DevPKIError(f"{where}{exc.strerror or exc}")
 
 
 def _safe_name(name: str) -> str:
@@ -73,9 +109,15 @@ class DevPKI:
         if self.exists():
             raise DevPKIError(f"{self.directory} already holds a CA")
         cert, key = make_ca(common_name, base_dn="/O=tornadoservice", days=days)
-        write_private_key(self.ca_key_path, key)
-        write_certificates(self.ca_cert_path, cert)
-        self._write_ca_dir(cert, key)
+        try:
+            make_directory(self.directory, PUBLIC_DIR_MODE, created_only=True)
+            make_directory(self.ca_key_path.parent, PRIVATE_DIR_MODE)
+            make_directory(self.ca_dir, PUBLIC_DIR_MODE)
+            write_private_key(self.ca_key_path, key)
+            write_certificates(self.ca_cert_path, cert)
+            self._write_ca_dir(cert, key)
+        except OSError as exc:
+            raise _os_error(exc) from exc
 
     def _load_ca(self) -> tuple[x509.Certificate, PrivateKey]:
         if not self.exists():
@@ -85,6 +127,8 @@ class DevPKI:
             key = load_private_key(self.ca_key_path)
         except PemError as exc:
             raise DevPKIError(str(exc)) from exc
+        except OSError as exc:
+            raise _os_error(exc) from exc
         return certs[0], key
 
     def _write_ca_dir(self, cert: x509.Certificate, key: PrivateKey) -> None:
@@ -136,8 +180,13 @@ class DevPKI:
         self, kind: str, name: str, prefix: str, cert: x509.Certificate, key: PrivateKey
     ) -> IssuedCredential:
         folder = self.directory / kind / name
-        key_path = write_private_key(folder / f"{prefix}key.pem", key)
-        cert_path = write_certificates(folder / f"{prefix}cert.pem", cert)
+        try:
+            make_directory(folder.parent, PUBLIC_DIR_MODE)
+            make_directory(folder, PRIVATE_DIR_MODE)
+            key_path = write_private_key(folder / f"{prefix}key.pem", key)
+            cert_path = write_certificates(folder / f"{prefix}cert.pem", cert)
+        except OSError as exc:
+            raise _os_error(exc) from exc
         return IssuedCredential(cert_path, key_path, dirac_dn(cert.subject))
 
 

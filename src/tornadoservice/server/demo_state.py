@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tornadoservice.identity.devpki import DevPKI, expires_within
+from tornadoservice.identity.devpki import PRIVATE_DIR_MODE, DevPKI, expires_within, make_directory
 from tornadoservice.identity.pem import load_pem_chain, load_private_key, write_public_file
 from tornadoservice.identity.proxy import make_proxy, write_proxy_file
 
@@ -110,7 +110,8 @@ Registry
 def ensure_demo(state_dir: Path) -> DemoFiles:
     """Create (or renew) whatever the demo needs under ``state_dir``; return where it is."""
     state_dir = state_dir.expanduser().resolve()
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # 0700 whatever the umask (it holds the CA's key); missing parents too, as XDG asks.
+    make_directory(state_dir, PRIVATE_DIR_MODE, created_only=True)
     pki = DevPKI(state_dir / "pki")
     if not pki.exists():
         pki.create("tornadoservice demo CA")
@@ -133,8 +134,7 @@ def ensure_demo(state_dir: Path) -> DemoFiles:
             certs[0], load_private_key(user_key), certs, group=DEMO_GROUP, lifetime=PROXY_LIFETIME
         )
         write_proxy_file(proxy, proxy_cert, proxy_key, certs)
-    data_dir = state_dir / "data"
-    data_dir.mkdir(exist_ok=True)
+    data_dir = make_directory(state_dir / "data", PRIVATE_DIR_MODE)
     hello = data_dir / "hello.txt"
     if not hello.exists():
         write_public_file(hello, b"Hello from the tornadoservice demo!\n" * 3)
