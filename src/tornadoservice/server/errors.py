@@ -37,8 +37,11 @@ class RequestError(HTTPError):
         *,
         log_message: str | None = None,
         errno: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         # Tornado %-formats log_message only when given extra args; none are, so '%' is safe.
         super().__init__(status, log_message or client_message)
         self.client_message = client_message
         self.errno = STATUS_ERRNO.get(status, 0) if errno is None else errno
+        self.headers = headers or {}
+        """Sent with the error answer (``Retry-After`` of a 503, for example)."""

@@ -81,10 +81,20 @@ def _reset_pools_after_fork() -> None:
 class WorkerPool(concurrent.futures.Executor):
     """At most ``max_workers`` threads running jobs from one queue, started on demand."""
 
-    def __init__(self, max_workers: int, thread_name_prefix: str = "tornadoservice") -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        thread_name_prefix: str = "tornadoservice",
+        *,
+        max_queued: int | None = None,
+    ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        if max_queued is not None and max_queued < 0:
+            raise ValueError("max_queued must not be negative")
         self.max_workers = max_workers
+        self.max_queued = max_queued
+        """Jobs that may wait for a worker before :meth:`full` says so (``None``: no bound)."""
         self._prefix = thread_name_prefix
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -103,6 +113,15 @@ class WorkerPool(concurrent.futures.Executor):
         self._inbox = None
 
     # ------------------------------------------------------------------ submitting
+    def queued(self) -> int:
+        """Jobs submitted that no worker has taken yet (approximate while workers run)."""
+        return self._jobs.qsize()
+
+    def full(self) -> bool:
+        """``max_queued`` jobs already wait for a worker: new work should be refused."""
+        limit = self.max_queued
+        return limit is not None and self._jobs.qsize() >= limit
+
     def call(self, function: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
         """Run ``function(*args)`` in a worker; await the returned future on the running loop."""
         loop = asyncio.get_running_loop()
