@@ -1,4 +1,4 @@
-"""The ``tornadoservice`` command: serve, call, get-file, put-file, pki, proxy-init.
+"""The ``tornadoservice`` command: serve, init, call, get-file, put-file, pki, proxy-init.
 
 Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
 (``tornadoservice: error: ...``) and never shows a traceback. Exit codes: 0 success, 1 failure
@@ -15,6 +15,7 @@ import click
 
 from tornadoservice.cli.call import call
 from tornadoservice.cli.errors import CLIError
+from tornadoservice.cli.init import init
 from tornadoservice.cli.pki import pki, proxy_init
 from tornadoservice.cli.transfer import get_file, put_file
 from tornadoservice.core.log import configure_logging
@@ -58,6 +59,11 @@ def cli() -> None:
     help="Worker processes sharing the port (0: one per CPU core).",
 )
 @click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0, max=86400),
+    help="Seconds SIGTERM waits for in-flight calls (default /Systems/Tornado/DrainTimeout, 30).",
+)
+@click.option(
     "--log-level",
     default="info",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
@@ -68,6 +74,7 @@ def serve(
     host: str | None,
     state_dir: Path | None,
     processes: int,
+    drain_timeout: float | None,
     log_level: str,
 ) -> None:
     """Serve the HTTPS services of a configuration, or the demo service when none is given."""
@@ -80,6 +87,7 @@ def serve(
         host=host,
         state_dir=state_dir or default_state_dir(),
         processes=processes,
+        drain_timeout=drain_timeout,
     )
 
 
@@ -88,6 +96,7 @@ cli.add_command(get_file)
 cli.add_command(put_file)
 cli.add_command(pki)
 cli.add_command(proxy_init)
+cli.add_command(init)
 
 
 def main(argv: list[str] | None = None) -> int:
