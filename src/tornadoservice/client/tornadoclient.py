@@ -44,6 +44,7 @@ from typing import IO, Any
 
 import requests
 
+from tornadoservice.config.active import active_config
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.returnvalues import S_ERROR
 from tornadoservice.identity.tls import TLSConfigError
@@ -99,6 +100,10 @@ _OUR_KWARGS = frozenset({"config", "token", "token_file", "cert_file", "key_file
 # a token is a secret and stubs get stored and logged.
 _NOT_IN_STUB = frozenset({"useCertificates", "config", "token"})
 
+_EXPLICIT_CREDENTIALS = frozenset(
+    {"cert_file", "proxyLocation", "token", "token_file", "useAccessToken"}
+)
+
 _default_config: ConfigTree | None = None
 _default_config_lock = threading.Lock()
 
@@ -108,6 +113,19 @@ def set_default_config(config: ConfigTree | None) -> None:
     global _default_config
     with _default_config_lock:
         _default_config = config
+
+
+def _uses_server_certificate(config: ConfigTree | None, kwargs: dict[str, Any]) -> bool:
+    """DIRAC's ``/DIRAC/Security/UseServerCertificate``: the default of ``useCertificates``.
+
+    Servers set it to call other services as themselves. Credentials asked for explicitly
+    (``useCertificates=False`` too, a certificate, a proxy or a token) win over it.
+    """
+    if config is None or "useCertificates" in kwargs:
+        return False
+    if any(kwargs.get(name) for name in _EXPLICIT_CREDENTIALS):
+        return False
+    return bool(config.getValue("/DIRAC/Security/UseServerCertificate", False))
 
 
 def _connection_error(
@@ -134,7 +152,9 @@ class TornadoClient:
     server certificate: **unsafe**, anyone can impersonate the server), ``useAccessToken``
     (bearer token by WLCG discovery), ``VO`` (the ``clientVO`` field). Ours: ``config`` (a
     :class:`ConfigTree` for ``System/Service`` names and security options, default
-    :func:`set_default_config`'s), ``token`` (a bearer token string), ``token_file``,
+    :func:`set_default_config`'s, else inside a server the server's; with
+    ``/DIRAC/Security/UseServerCertificate = yes`` there, ``useCertificates`` defaults to
+    true), ``token`` (a bearer token string), ``token_file``,
     ``cert_file`` + ``key_file`` (a certificate presented as itself, e.g. a user certificate:
     unlike ``useCertificates`` no ``extraCredentials`` is sent). Any other keyword is a
     ``TypeError``.
@@ -152,7 +172,12 @@ class TornadoClient:
         self._options: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, "useAccessToken": False}
         self._options.update(kwargs)
         config = kwargs.get("config")
-        self._config: ConfigTree | None = config if config is not None else _default_config
+        if config is None:
+            # DIRAC's gConfig: set_default_config's, else (inside a server) the server's own.
+            config = _default_config if _default_config is not None else active_config()
+        self._config: ConfigTree | None = config
+        if _uses_server_certificate(config, kwargs):
+            self._options["useCertificates"] = True
         self._timeout = float(self._options["timeout"])
         self._lock = threading.Lock()
         self._session: requests.Session | None = None

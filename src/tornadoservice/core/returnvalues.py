@@ -43,6 +43,7 @@ __all__ = [
     "convertToReturnValue",
     "isReturnStructure",
     "isSError",
+    "returnSingleResult",
     "returnValueOrRaise",
     "strip_result_for_wire",
 ]
@@ -217,6 +218,28 @@ def returnValueOrRaise(result: DReturnType, *, errorCode: int = 0) -> Any:
     if exec_info is not None:
         raise exec_info[1]
     raise SErrorException(result, errorCode)
+
+
+def returnSingleResult(dictRes: DReturnType) -> DReturnType:
+    """One result out of DIRAC's bulk shape ``S_OK({"Successful": {...}, "Failed": {...}})``.
+
+    An ``S_ERROR`` is returned as it is. Otherwise the first entry of ``Failed`` wins, as an
+    ``S_ERROR`` (itself if it already is one); else the first entry of ``Successful``, as an
+    ``S_OK``; with both empty (or missing), an ``S_ERROR`` saying so.
+    """
+    if not dictRes["OK"]:
+        return dictRes
+    value = dictRes["Value"]
+    failed = value.get("Failed") if isinstance(value, dict) else None
+    if failed:
+        reason = next(iter(failed.values()))
+        if isReturnStructure(reason):
+            return reason
+        return S_ERROR(reason if isinstance(reason, str | int) else str(reason))
+    successful = value.get("Successful") if isinstance(value, dict) else None
+    if successful:
+        return S_OK(next(iter(successful.values())))
+    return S_ERROR("returnSingleResult: Failed and Successful dictionaries are empty")
 
 
 def _error_from_exception(exc: Exception) -> DReturnType:

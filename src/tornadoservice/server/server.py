@@ -24,6 +24,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
+from tornadoservice.config.active import clear_active, set_active
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.forwarded import parse_trusted_proxies
@@ -142,6 +143,8 @@ class TornadoServer:
             executor=WorkerPool(max_workers=threads, thread_name_prefix="tornadoservice"),
             max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
         )
+        # What gConfig, Registry and TornadoClient("System/Service") read inside this server.
+        set_active(config, derived.registry, owner=self)
         self.servers: list[HTTPServer] = []
         self.ports: dict[int, int] = {}
         """Configured port -> bound port (they differ when 0 asked for a free port)."""
@@ -262,6 +265,7 @@ class TornadoServer:
         state.voms_trust = derived.voms_trust
         for runtime, methods in tables:
             runtime.methods = methods
+        set_active(config, derived.registry, owner=self)
         log.info("configuration reloaded from %s", ", ".join(map(str, self.config_files)))
         return True
 
@@ -320,6 +324,7 @@ class TornadoServer:
                 )
         for server in self.servers:
             await server.close_all_connections()
+        clear_active(self)
         self.state.executor.shutdown(wait=False, cancel_futures=True)
 
     async def serve_forever(

@@ -1,0 +1,125 @@
+"""compat.dirac inside a running server, over real HTTPS: gConfig, Registry, getServiceOption,
+a DISET-style handler, and a service-to-service call by System/Service name."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.compat.handlers import CallerHandler, ClassicHandler, ConfigReaderHandler
+from tests.support.live_server import LiveServer, live_server
+from tests.support.pki import HOST_DN, USER_DN, ServerPKI, registry_config
+from tornadoservice.client.tornadoclient import TornadoClient
+from tornadoservice.compat.dirac import gConfig
+from tornadoservice.config.active import active_config
+from tornadoservice.config.tree import ConfigTree
+from tornadoservice.core.errors import ENOAUTH
+
+HANDLERS = {
+    "Framework/ConfigReader": ConfigReaderHandler,
+    "Framework/Classic": ClassicHandler,
+    "Framework/Caller": CallerHandler,
+}
+
+
+def _config(pki: ServerPKI, *, use_server_certificate: bool) -> ConfigTree:
+    tree: dict[str, Any] = registry_config(pki)
+    tree["DIRAC"]["Security"]["UseServerCertificate"] = use_server_certificate
+    service = {"Protocol": "https"}
+    tree["Systems"] = {
+        "Framework": {
+            "Services": {
+                "ConfigReader": {**service, "MaxItems": "25", "Colours": "red, green"},
+                "Classic": service,
+                "Caller": service,
+            }
+        }
+    }
+    return ConfigTree.from_dict(tree)
+
+
+@pytest.fixture(scope="module")
+def server(server_pki: ServerPKI) -> Iterator[LiveServer]:
+    with live_server(_config(server_pki, use_server_certificate=True), HANDLERS) as running:
+        # The port is known once listening: the caller finds its peer by this option.
+        running.server.config.set_option(
+            "/Systems/Framework/URLs/ConfigReader", running.url("Framework/ConfigReader")
+        )
+        yield running
+
+
+def _client(pki: ServerPKI, server: LiveServer, service: str) -> TornadoClient:
+    config = ConfigTree.from_dict({"DIRAC": {"Security": {"CALocation": str(pki.ca_dir)}}})
+    return TornadoClient(server.url(service), config=config, proxyLocation=str(pki.proxy.cert))
+
+
+def test_handler_reads_gconfig_registry_and_service_options(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    result = _client(server_pki, server, "Framework/ConfigReader").describe()
+    assert result["OK"], result
+    assert result["Value"] == {
+        "maxItems": 25,  # getServiceOption converted it like its default (an int)
+        "section": "/Systems/Framework/Services/ConfigReader",
+        "colours": ["red", "green"],
+        "user": "ciuser",
+        "groups": ["dirac_user"],
+        "vo": "dirac",
+        "isNormalUser": True,
+    }
+
+
+def test_registry_error_reaches_the_client_as_s_error(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    client = _client(server_pki, server, "Framework/ConfigReader")
+    assert client.lookup(USER_DN) == {**client.lookup(USER_DN), "OK": True, "Value": "ciuser"}
+    refused = client.lookup("/CN=nobody")
+    assert not refused["OK"]
+    assert refused["Errno"] == ENOAUTH
+    assert "No username found for dn /CN=nobody" in refused["Message"]
+
+
+def test_diset_style_request_handler_is_served(server_pki: ServerPKI, server: LiveServer) -> None:
+    result = _client(server_pki, server, "Framework/Classic").hello("world")
+    assert result["OK"] and result["Value"] == "hello world"
+
+
+def test_handler_calls_another_service_with_the_host_certificate(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    # TornadoClient("Framework/ConfigReader") inside the handler: resolved with the server's
+    # configuration, and presented as the host (UseServerCertificate = yes).
+    result = _client(server_pki, server, "Framework/Caller").callOther()
+    assert result["OK"], result
+    caller = result["Value"]
+    assert caller["DN"] == HOST_DN
+    assert caller["group"] == "hosts"
+    assert caller["username"] == "localhost"
+
+
+def test_without_use_server_certificate_the_inner_call_has_no_host_credential(
+    server_pki: ServerPKI,
+) -> None:
+    # The same call fails without the option: the handler has no proxy of its own, so the
+    # peer refuses an anonymous whoami. This is what would pass if the option were ignored.
+    with live_server(_config(server_pki, use_server_certificate=False), HANDLERS) as running:
+        running.server.config.set_option(
+            "/Systems/Framework/URLs/ConfigReader", running.url("Framework/ConfigReader")
+        )
+        result = _client(server_pki, running, "Framework/Caller").callOther()
+    # The handler returns the inner call's result: refused, no credential was presented.
+    assert not result["OK"]
+    assert result["Errno"] == errno.EACCES and "No access to" in result["Message"], result
+
+
+def test_the_active_configuration_follows_the_server(server_pki: ServerPKI) -> None:
+    config = _config(server_pki, use_server_certificate=False)
+    before = active_config()
+    with live_server(config, HANDLERS):
+        assert active_config() is config
+        assert gConfig.getValue("/Systems/Framework/Services/ConfigReader/MaxItems", 0) == 25
+    assert active_config() is before  # withdrawn when it stopped
