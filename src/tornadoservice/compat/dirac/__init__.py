@@ -34,6 +34,7 @@ from tornadoservice.compat.dirac.derrno import *  # noqa: F403
 from tornadoservice.compat.dirac.handlers import RequestHandler, TornadoService, getServiceOption
 from tornadoservice.compat.dirac.loader import ObjectLoader
 from tornadoservice.compat.dirac.log import gLogger
+from tornadoservice.compat.dirac.operations import Operations
 from tornadoservice.compat.dirac.pathfinder import *  # noqa: F403
 from tornadoservice.compat.dirac.properties import *  # noqa: F403
 from tornadoservice.compat.dirac.registry import *  # noqa: F403
@@ -79,6 +80,8 @@ __all__ = [
     "TornadoClient",
     # DIRAC.Core.Utilities.ObjectLoader
     "ObjectLoader",
+    # DIRAC.ConfigurationSystem.Client.Helpers.Operations
+    "Operations",
     # DIRAC.ConfigurationSystem.Client.Helpers.CSGlobals
     "getCSExtensions",
     "getVO",
