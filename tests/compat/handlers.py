@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from tornadoservice.compat.dirac import (
     S_ERROR,
     S_OK,
+    Client,
     DErrno,
     PathFinder,
     Properties,
@@ -81,3 +82,16 @@ class CallerHandler(TornadoService):
 
     def export_callOther(self) -> dict[str, Any]:
         return TornadoClient("Framework/ConfigReader").whoami()
+
+    auth_callWithClient = ["authenticated"]
+
+    def export_callWithClient(self) -> dict[str, Any]:
+        return ReaderClient().whoami()
+
+
+class ReaderClient(Client):
+    """A DIRAC-style system client: a Client subclass naming its service."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.setServer("Framework/ConfigReader")

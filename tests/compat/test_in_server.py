@@ -13,7 +13,7 @@ from tests.compat.handlers import CallerHandler, ClassicHandler, ConfigReaderHan
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import HOST_DN, USER_DN, ServerPKI, registry_config
 from tornadoservice.client.tornadoclient import TornadoClient
-from tornadoservice.compat.dirac import gConfig
+from tornadoservice.compat.dirac import Client, gConfig
 from tornadoservice.config.active import active_config
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.errors import ENOAUTH
@@ -99,6 +99,32 @@ def test_handler_calls_another_service_with_the_host_certificate(
     assert caller["DN"] == HOST_DN
     assert caller["group"] == "hosts"
     assert caller["username"] == "localhost"
+
+
+def test_a_dirac_style_client_subclass_calls_another_service(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    result = _client(server_pki, server, "Framework/Caller").callWithClient()
+    assert result["OK"], result
+    assert result["Value"]["DN"] == HOST_DN
+
+
+def test_client_keyword_arguments_and_per_call_overrides(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    config = ConfigTree.from_dict({"DIRAC": {"Security": {"CALocation": str(server_pki.ca_dir)}}})
+    client_kwargs = {"config": config, "proxyLocation": str(server_pki.proxy.cert)}
+    client = Client(url=server.url("Framework/Classic"), timeout=30, **client_kwargs)
+    assert client.getServer() == server.url("Framework/Classic")
+    assert client.getClientKWArgs() == client_kwargs
+    assert client.timeout == 30
+    assert client.hello("you") == {**client.hello("you"), "OK": True, "Value": "hello you"}
+    other = Client(**client_kwargs)
+    assert other.whoami(url=server.url("Framework/ConfigReader"))["Value"]["username"] == "ciuser"
+    rpc = TornadoClient(server.url("Framework/Classic"), **client_kwargs)
+    assert other.hello("rpc", rpc=rpc)["Value"] == "hello rpc"
+    nowhere = Client().hello("x")
+    assert not nowhere["OK"] and nowhere["Errno"] == errno.EINVAL
 
 
 def test_without_use_server_certificate_the_inner_call_has_no_host_credential(

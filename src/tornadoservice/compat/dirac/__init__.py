@@ -29,6 +29,7 @@ from tornadoservice.compat.dirac import derrno as DErrno
 from tornadoservice.compat.dirac import pathfinder as PathFinder
 from tornadoservice.compat.dirac import properties as Properties
 from tornadoservice.compat.dirac import registry as Registry
+from tornadoservice.compat.dirac.clients import Client, RPCClient, createClient
 from tornadoservice.compat.dirac.config import gConfig, getCSExtensions, getVO
 from tornadoservice.compat.dirac.derrno import *  # noqa: F403
 from tornadoservice.compat.dirac.handlers import RequestHandler, TornadoService, getServiceOption
@@ -76,8 +77,11 @@ __all__ = [
     "RequestHandler",
     "TornadoService",
     "getServiceOption",
-    # clients (DIRAC.Core.Tornado.Client.TornadoClient)
+    # clients (DIRAC.Core.Tornado.Client.TornadoClient, DIRAC.Core.Base.Client, ...RPCClient)
+    "Client",
+    "RPCClient",
     "TornadoClient",
+    "createClient",
     # DIRAC.Core.Utilities.ObjectLoader
     "ObjectLoader",
     # DIRAC.ConfigurationSystem.Client.Helpers.Operations
