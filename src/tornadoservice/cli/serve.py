@@ -36,6 +36,7 @@ def run_server(
     host: str | None,
     state_dir: Path,
     processes: int = 1,
+    drain_timeout: float | None = None,
 ) -> None:
     demo: DemoFiles | None = None
     try:
@@ -46,7 +47,9 @@ def run_server(
             config = ConfigTree.load(demo.config)
             host = host or DEMO_HOST
         files = configs if configs else (demo.config,) if demo is not None else ()
-        server = TornadoServer(config, port=port, host=host, config_files=files)
+        server = TornadoServer(
+            config, port=port, host=host, config_files=files, drain_timeout=drain_timeout
+        )
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc
     except OSError as exc:

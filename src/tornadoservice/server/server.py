@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -70,6 +71,32 @@ def _voms_trust(config: ConfigTree) -> VomsTrust | None:
         raise ServerStartError(f"/DIRAC/Security/VOMSDir: {exc}") from exc
 
 
+DEFAULT_DRAIN_TIMEOUT = 30.0
+
+
+def _checked_drain(seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ServerStartError(f"the drain timeout must be 0 or more seconds, not {seconds!r}")
+    return seconds
+
+
+def _drain_timeout(config: ConfigTree) -> float:
+    """``/Systems/Tornado/DrainTimeout``, strictly: a typo must not silently mean 30 s."""
+    value = config.get("/Systems/Tornado/DrainTimeout")
+    if value is None or not value.strip():
+        return DEFAULT_DRAIN_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ServerStartError(
+            f"/Systems/Tornado/DrainTimeout: {value!r} is not a number of seconds"
+        ) from None
+    try:
+        return _checked_drain(seconds)
+    except ServerStartError as exc:
+        raise ServerStartError(f"/Systems/Tornado/DrainTimeout: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class _Derived:
     """What the server computes from a configuration, built whole before anything is swapped."""
@@ -103,7 +130,8 @@ class TornadoServer:
     """Serve every HTTPS service of ``config`` (and those given in ``handlers``).
 
     ``port`` overrides ``/Systems/Tornado/Port``; ``host`` the listening address (all interfaces by
-    default, as DIRAC; ``/Systems/Tornado/ListenAddress`` in the configuration).
+    default, as DIRAC; ``/Systems/Tornado/ListenAddress`` in the configuration); ``drain_timeout``
+    ``/Systems/Tornado/DrainTimeout`` (default 30 s).
     """
 
     def __init__(
@@ -113,7 +141,7 @@ class TornadoServer:
         handlers: Mapping[str, type[TornadoService]] | None = None,
         port: int | None = None,
         host: str | None = None,
-        drain_timeout: float = 30.0,
+        drain_timeout: float | None = None,
         config_files: Sequence[Path] = (),
     ) -> None:
         self.config = config
@@ -126,7 +154,10 @@ class TornadoServer:
         self.host = (
             host if host is not None else (config.get("/Systems/Tornado/ListenAddress") or "")
         )
-        self.drain_timeout = drain_timeout
+        self.drain_timeout = (
+            _drain_timeout(config) if drain_timeout is None else _checked_drain(drain_timeout)
+        )
+        """Seconds SIGTERM waits for in-flight calls (``/Systems/Tornado/DrainTimeout``)."""
         self.specs = services_from_config(config, handlers)
         if not self.specs:
             raise ServerStartError("the configuration defines no service with Protocol = https")

@@ -10,6 +10,12 @@ connections among them. The parent only supervises:
   requests; the parent exits when they have all exited (or kills them after a grace period);
 * SIGHUP is passed on, so every worker reloads its configuration, CAs and CRLs.
 
+A worker never outlives its supervisor: if the supervisor dies (even by SIGKILL, which it
+cannot catch), orphan workers would go on serving the port with nobody to stop or restart
+them. On Linux the kernel sends the worker SIGTERM when its parent dies (``PR_SET_PDEATHSIG``);
+everywhere, the worker also checks every second that its parent is still the supervisor. Either
+way it stops like on SIGTERM: no new connections, in-flight calls get the drain timeout.
+
 POSIX only (``os.fork``), like Tornado's own multi-process mode.
 """
 
@@ -18,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -35,6 +43,9 @@ RESTART_WINDOW = 30.0
 POLL_INTERVAL = 0.1
 KILL_MARGIN = 15.0
 """Seconds beyond the drain timeout before remaining workers are killed."""
+PARENT_CHECK_INTERVAL = 1.0
+"""Seconds between a worker's checks that its supervisor is alive (the portable fallback)."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def worker_count(requested: int) -> int:
@@ -57,6 +68,8 @@ class Supervisor:
         self._signals: collections.deque[int] = collections.deque()
         self._restarts: collections.deque[float] = collections.deque()
         self._stopping_since: float | None = None
+        self.pid = os.getpid()
+        """The supervisor's pid, which its workers watch."""
 
     # ------------------------------------------------------------------ workers
     def _spawn(self, number: int) -> None:
@@ -69,15 +82,27 @@ class Supervisor:
     def _run_worker(self, number: int) -> None:  # pragma: no cover - child process
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        supervisor = self.pid
+        _die_with_parent()
+        if os.getppid() != supervisor:
+            # The supervisor died between fork() and prctl(): no signal will come.
+            os._exit(0)
         code = 0
         try:
-            asyncio.run(self.server.serve_forever(sockets_by_port=self.sockets_by_port))
+            asyncio.run(self._serve(supervisor))
         except BaseException:
             log.exception("worker %d failed", number)
             code = 1
         finally:
             logging.shutdown()
             os._exit(code)
+
+    async def _serve(self, supervisor: int) -> None:  # pragma: no cover - child process
+        watch = asyncio.create_task(_watch_parent(supervisor))
+        try:
+            await self.server.serve_forever(sockets_by_port=self.sockets_by_port)
+        finally:
+            watch.cancel()
 
     # ------------------------------------------------------------------ supervision
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -146,6 +171,27 @@ class Supervisor:
                 self._stopping_since = time.monotonic()
             time.sleep(POLL_INTERVAL)
         return 0 if healthy else 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - child process
+    """Linux: ask the kernel for SIGTERM when the parent (the supervisor) dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        failed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0
+    except (OSError, AttributeError):
+        failed = True
+    if failed:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: relying on the parent check alone")
+
+
+async def _watch_parent(supervisor: int) -> None:  # pragma: no cover - child process
+    """Portable fallback: stop (as on SIGTERM) once the supervisor is no longer the parent."""
+    while os.getppid() == supervisor:
+        await asyncio.sleep(PARENT_CHECK_INTERVAL)
+    log.warning("supervisor (pid %d) is gone: worker pid %d stopping", supervisor, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _describe(status: int) -> str:
