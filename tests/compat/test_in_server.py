@@ -4,7 +4,9 @@ a DISET-style handler, and a service-to-service call by System/Service name."""
 from __future__ import annotations
 
 import errno
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +15,11 @@ from tests.compat.handlers import CallerHandler, ClassicHandler, ConfigReaderHan
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import HOST_DN, USER_DN, ServerPKI, registry_config
 from tornadoservice.client.tornadoclient import TornadoClient
-from tornadoservice.compat.dirac import Client, gConfig
-from tornadoservice.config.active import active_config
+from tornadoservice.compat.dirac import Client, Registry, gConfig
+from tornadoservice.config.active import active_config, clear_active
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.errors import ENOAUTH
+from tornadoservice.server.server import TornadoServer
 
 HANDLERS = {
     "Framework/ConfigReader": ConfigReaderHandler,
@@ -149,3 +152,23 @@ def test_the_active_configuration_follows_the_server(server_pki: ServerPKI) -> N
         assert active_config() is config
         assert gConfig.getValue("/Systems/Framework/Services/ConfigReader/MaxItems", 0) == 25
     assert active_config() is before  # withdrawn when it stopped
+
+
+def test_gconfig_and_registry_follow_a_configuration_reload(
+    server_pki: ServerPKI, tmp_path: Path
+) -> None:
+    base = _config(server_pki, use_server_certificate=False).as_dict()
+    path = tmp_path / "dirac.yaml"
+    path.write_text(json.dumps(base))  # JSON is YAML
+    server = TornadoServer(ConfigTree.load(path), handlers=HANDLERS, config_files=[path])
+    try:
+        assert gConfig.getValue("/Systems/Framework/Services/ConfigReader/MaxItems", 0) == 25
+        assert Registry.getUsernameForDN(USER_DN)["Value"] == "ciuser"
+        base["Systems"]["Framework"]["Services"]["ConfigReader"]["MaxItems"] = "40"
+        base["Registry"]["Users"]["renamed"] = base["Registry"]["Users"].pop("ciuser")
+        path.write_text(json.dumps(base))
+        assert server.reload_config()
+        assert gConfig.getValue("/Systems/Framework/Services/ConfigReader/MaxItems", 0) == 40
+        assert Registry.getUsernameForDN(USER_DN)["Value"] == "renamed"
+    finally:
+        clear_active(server)
