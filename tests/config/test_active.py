@@ -88,3 +88,26 @@ def test_clearing_an_owner_that_registered_nothing_changes_nothing() -> None:
     set_active(_tree("alice"))
     clear_active(Owner())
     assert active_config() is not None
+
+
+def test_the_config_and_client_layers_never_import_the_server() -> None:
+    # The server sets the active configuration and the client reads it: neither may reach up.
+    import ast
+    from pathlib import Path
+
+    import tornadoservice
+
+    root = Path(tornadoservice.__file__).parent
+    for layer in ("config", "client"):
+        for source in (root / layer).glob("*.py"):
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                for name in names:
+                    assert not name.startswith("tornadoservice.server"), f"{source}: {name}"
+                    assert not name.startswith("tornadoservice.compat"), f"{source}: {name}"
