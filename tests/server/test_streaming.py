@@ -94,7 +94,7 @@ class FileService(TornadoService):
     def export_streamToClient(self, fileId: str, token: str = "") -> Any:
         if fileId == "generated":
             return _generated(int(token))
-        return open(self.getCSOption("DataFile"), "rb")  # the framework closes it
+        return open(self.getCSOption("DataFile", ""), "rb")  # the framework closes it
 
     auth_asyncStream = ["all"]
 

@@ -24,6 +24,34 @@ logging.addLevelName(NOTICE, "NOTICE")
 logging.addLevelName(VERBOSE, "VERBOSE")
 logging.addLevelName(ALWAYS, "ALWAYS")
 
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "VERBOSE": VERBOSE,
+    "INFO": logging.INFO,
+    "NOTICE": NOTICE,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "ALWAYS": ALWAYS,
+    "FATAL": logging.CRITICAL,
+    "CRITICAL": logging.CRITICAL,
+}
+_DIRAC_NAMES = {
+    logging.DEBUG: "DEBUG",
+    VERBOSE: "VERBOSE",
+    logging.INFO: "INFO",
+    NOTICE: "NOTICE",
+    logging.WARNING: "WARN",
+    logging.ERROR: "ERROR",
+    ALWAYS: "ALWAYS",
+    logging.CRITICAL: "FATAL",
+}
+
+
+def level_number(name: str) -> int | None:
+    """The :mod:`logging` level of a DIRAC level name (any case), or ``None`` if unknown."""
+    return _LEVELS.get(name.strip().upper())
+
 
 class DiracLogger:
     """A thin wrapper around a :class:`logging.Logger` offering DIRAC's method names.
@@ -41,6 +69,20 @@ class DiracLogger:
         return DiracLogger(f"{self.logger.name}.{name}")
 
     getSubLogger = get_sublogger
+
+    def setLevel(self, levelName: str) -> bool:
+        """Set the level by DIRAC's name (``DEBUG``, ``VERBOSE``, ``INFO``, ``NOTICE``, ``WARN``,
+        ``ERROR``, ``ALWAYS``, ``FATAL``; any case). An unknown name changes nothing and
+        returns ``False``, as in DIRAC."""
+        level = level_number(levelName)
+        if level is None:
+            return False
+        self.logger.setLevel(level)
+        return True
+
+    def getLevel(self) -> str:
+        """The effective level, by DIRAC's name."""
+        return _DIRAC_NAMES.get(self.logger.getEffectiveLevel(), "NOTSET")
 
     def _log(self, level: int, message: object, variable: object, exc_info: bool = False) -> None:
         if not self.logger.isEnabledFor(level):

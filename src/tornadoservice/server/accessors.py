@@ -61,11 +61,16 @@ class DiracAccessors(RequestHandler):
             and self._creds.get("group", "visitor") != "visitor"
         )
 
-    def getCSOption(self, optionName: str, defaultValue: Any = None) -> Any:
-        path = optionName if optionName.startswith("/") else f"{self._runtime.section}/{optionName}"
-        return self._runtime.state.config.getValue(path, defaultValue)
+    @classmethod
+    def srv_getCSOption(cls, optionName: str, defaultValue: Any = False) -> Any:
+        """An option of the service's section (or an absolute path), converted to the type of
+        ``defaultValue`` as ``gConfig.getValue`` does. A classmethod, as in DIRAC, so that
+        ``initializeHandler`` can read its service's options."""
+        runtime = cls._runtime
+        path = optionName if optionName.startswith("/") else f"{runtime.section}/{optionName}"
+        return runtime.state.config.getValue(path, defaultValue)
 
-    srv_getCSOption = getCSOption
+    getCSOption = srv_getCSOption
 
     def srv_getFormattedRemoteCredentials(self) -> str:
         ip, port = self.getRemoteAddress()

@@ -14,11 +14,11 @@ from typing import Any
 from tornado.web import Application, RequestHandler
 
 from tornadoservice.config.tree import ConfigTree
-from tornadoservice.core.log import DiracLogger
+from tornadoservice.core.log import DiracLogger, level_number
 from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
-from tornadoservice.server.loader import load_handler
+from tornadoservice.server.loader import extension_packages, find_tornado_handler, load_handler
 from tornadoservice.server.service import (
     ServerState,
     ServiceDefinitionError,
@@ -88,6 +88,35 @@ def _port(value: str | None, where: str) -> int:
     return port
 
 
+def _check_log_level(config: ConfigTree, section: str) -> str | None:
+    """The service's ``LogLevel`` option (a DIRAC level name), if set."""
+    level = config.get(f"{section}/LogLevel")
+    if level and level_number(level) is None:
+        raise ServiceDefinitionError(
+            f"{section}/LogLevel: unknown level {level!r} "
+            "(DEBUG, VERBOSE, INFO, NOTICE, WARN, ERROR, ALWAYS or FATAL)"
+        )
+    return level
+
+
+def _configured_handler(config: ConfigTree, name: str, section: str) -> type[TornadoService]:
+    """The handler class of ``section``: its ``HandlerPath``, else DIRAC's default location."""
+    handler_path = config.get(f"{section}/HandlerPath")
+    if handler_path:
+        origin = config.origin(f"{section}/HandlerPath")
+        return load_handler(handler_path, name, origin.parent if origin else None)
+    extensions = config.get("/DIRAC/Extensions")
+    handler = find_tornado_handler(name, extensions)
+    if handler is None:
+        system, service = name.split("/", 1)
+        searched = ", ".join(extension_packages(extensions))
+        raise ServiceDefinitionError(
+            f"{name}: no HandlerPath in {section}, and no module "
+            f"<package>.{system}System.Service.Tornado{service}Handler in {searched}"
+        )
+    return handler
+
+
 def services_from_config(
     config: ConfigTree, registered: Mapping[str, type[TornadoService]] | None = None
 ) -> list[ServiceSpec]:
@@ -111,11 +140,8 @@ def services_from_config(
                 continue
             handler = registered.pop(name, None)
             if handler is None:
-                handler_path = config.get(f"{section}/HandlerPath")
-                if not handler_path:
-                    raise ServiceDefinitionError(f"{name}: no HandlerPath in {section}")
-                origin = config.origin(f"{section}/HandlerPath")
-                handler = load_handler(handler_path, name, origin.parent if origin else None)
+                handler = _configured_handler(config, name, section)
+            _check_log_level(config, section)
             own_port = config.get(f"{section}/Port")
             port = _port(own_port, f"{section}/Port") if own_port else default_port
             specs.append(ServiceSpec(name, port, handler))
@@ -129,9 +155,13 @@ def bind_runtime(handler: type[TornadoService], runtime: ServiceRuntime) -> type
     The first service a class serves uses the class itself, so what ``initializeHandler`` sets
     on ``cls`` is visible as ``Handler.attribute``, as in DIRAC. A class already serving a
     service (a second service with the same handler, or a second server in one process) gets a
-    subclass, so the two never share state.
+    subclass, so the two never share state. The service's ``LogLevel`` option, if set, is the
+    level of its ``log``.
     """
     log = DiracLogger(f"tornadoservice.service.{runtime.name.replace('/', '.')}")
+    level = _check_log_level(runtime.state.config, runtime.section)
+    if level:
+        log.setLevel(level)
     if "_runtime" not in handler.__dict__:
         handler._runtime = runtime
         handler.log = log

@@ -157,6 +157,10 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         finally:
             self._stop_counting()
 
+    # A handler listing more verbs in SUPPORTED_METHODS (as DIRAC's may) has them served like
+    # POST; a verb it does not list is answered 405 by Tornado before anything runs.
+    get = put = patch = delete = post
+
     async def _handle(self) -> None:
         if self._body_too_large:
             self.set_header("Connection", "close")
@@ -193,7 +197,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 log_message=f"{method_name} refused: {exported.rule.explain(self._creds)}",
             )
         args = self._decode_args(raw_args)
-        problem = exported.arity_error(len(args) + extra_args)
+        problem = exported.argument_error(args, extra_args)
         if problem:
             raise RequestError(400, problem)
         await self._ensure_initialized()
@@ -261,7 +265,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         if raw is None:
             return []
         try:
-            args, _ = decode(raw)
+            args, _ = self.decode(raw)
         except JEncodeError as exc:
             raise RequestError(400, f"Malformed 'args': {exc}") from exc
         if isinstance(args, list):
@@ -302,7 +306,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
     def _run_sync(self, exported: ExportedMethod, args: list[Any]) -> tuple[bool, Any]:
         """Runs in a worker thread: the request hook, the method, and the JSON encoding."""
         self.initializeRequest()
-        result = exported.function(self, *args)
+        result = exported.call(self, args)
         return self._serialize(result)
 
     def _serialize(self, result: Any) -> tuple[bool, Any]:
@@ -311,7 +315,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         # would be written into the user's file (DIRAC's behaviour). _send_other handles it.
         if isReturnStructure(result) and not self._raw_requested():
             self._outcome = "OK" if result["OK"] else "ERROR"
-            return True, encode(_strip(result))
+            return True, self.encode(_strip(result))
         return False, result
 
     async def _run_method(self, exported: ExportedMethod, args: list[Any]) -> None:
@@ -323,7 +327,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         try:
             if exported.is_async:
                 self.initializeRequest()
-                is_json, payload = self._serialize(await exported.function(self, *args))
+                is_json, payload = self._serialize(await exported.call(self, args))
             else:
                 is_json, payload = await self._runtime.state.executor.call(
                     self._run_sync, exported, args
@@ -364,13 +368,13 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 self.set_status(422)
                 self.set_header(RESULT_HEADER, "S_ERROR")
                 self.set_header("Content-Type", "application/json")
-                self.finish(encode(_strip(result)))
+                self.finish(self.encode(_strip(result)))
                 return
             value = result["Value"]
             if not (isinstance(value, bytes | str) or _is_stream(value)):
                 self._outcome = "OK"
                 self.set_header("Content-Type", "application/json")
-                self.finish(encode(_strip(result)))
+                self.finish(self.encode(_strip(result)))
                 return
             result = value
         self._outcome = "OK"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tornadoservice.authz.rules import Rule, method_rule
+from tornadoservice.server.arguments import ArgumentSpec, read_arguments
 from tornadoservice.server.decorators import AUTHENTICATION_ATTR, AUTHORIZATION_ATTR
 from tornadoservice.server.pool import WorkerPool
 
@@ -71,50 +72,24 @@ class ExportedMethod:
     """One ``export_<name>`` method with what is needed to call it without inspecting it again."""
 
     name: str
+    attribute: str
+    """``export_<name>``: the attribute called on the handler instance, as DIRAC does."""
     function: Callable[..., Any]
+    """As the class gives it (a classmethod bound to the class, a staticmethod's function)."""
     is_async: bool
-    min_args: int
-    max_args: int | None
-    """``None`` when the method takes ``*args``."""
+    arguments: ArgumentSpec
+    """How many positional arguments it takes and what ``types_<name>`` accepts."""
     rule: Rule
     authentication: tuple[str, ...]
 
-    def arity_error(self, given: int) -> str | None:
-        """The 400 message for ``given`` positional arguments, or ``None`` when they fit."""
-        if given >= self.min_args and (self.max_args is None or given <= self.max_args):
-            return None
-        if self.max_args is None:
-            expected, last = f"at least {self.min_args}", self.min_args
-        elif self.min_args == self.max_args:
-            expected, last = str(self.min_args), self.min_args
-        else:
-            expected, last = f"from {self.min_args} to {self.max_args}", self.max_args
-        noun = "argument" if last == 1 else "arguments"
-        return f"{self.name}() takes {expected} {noun}, {given} given"
+    def call(self, handler: object, args: list[Any]) -> Any:
+        """``getattr(handler, "export_<name>")(*args)``: a classmethod export binds to the
+        handler's own class, a staticmethod export gets no ``self``."""
+        return getattr(handler, self.attribute)(*args)
 
-
-def _arity(func: Callable[..., Any], name: str) -> tuple[int, int | None]:
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError) as exc:
-        raise ServiceDefinitionError(f"cannot read the signature of export_{name}: {exc}") from exc
-    params = list(signature.parameters.values())[1:]  # drop self
-    min_args = 0
-    max_args: int | None = 0
-    for param in params:
-        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
-            assert max_args is not None
-            max_args += 1
-            if param.default is param.empty:
-                min_args += 1
-        elif param.kind is param.VAR_POSITIONAL:
-            max_args = None
-        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
-            raise ServiceDefinitionError(
-                f"export_{name} has a required keyword-only argument {param.name!r}: "
-                "RPC arguments are positional"
-            )
-    return min_args, max_args
+    def argument_error(self, args: list[Any], extra: int = 0) -> str | None:
+        """The 400 message for ``args`` (plus ``extra`` given by the server), or ``None``."""
+        return self.arguments.arity_error(len(args) + extra) or self.arguments.type_error(args)
 
 
 def build_method_table(
@@ -149,13 +124,16 @@ def build_method_table(
         except ValueError as exc:
             raise ServiceDefinitionError(f"{handler.__name__}.export_{name}: {exc}") from exc
         schemes: tuple[str, ...] = getattr(func, AUTHENTICATION_ATTR, default_auth)
-        min_args, max_args = _arity(func, name)
+        try:
+            arguments = read_arguments(handler, attr, name)
+        except ValueError as exc:
+            raise ServiceDefinitionError(f"{handler.__name__}.export_{name}: {exc}") from exc
         table[name] = ExportedMethod(
             name=name,
+            attribute=attr,
             function=func,
             is_async=inspect.iscoroutinefunction(func),
-            min_args=min_args,
-            max_args=max_args,
+            arguments=arguments,
             rule=rule,
             authentication=schemes,
         )
@@ -188,4 +166,5 @@ class ServiceRuntime:
             "systemSectionPath": f"/Systems/{system}",
             "URL": self.url,
             "csPaths": [self.section],
+            "validNames": [self.name],
         }
