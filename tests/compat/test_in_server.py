@@ -172,3 +172,27 @@ def test_gconfig_and_registry_follow_a_configuration_reload(
         assert Registry.getUsernameForDN(USER_DN)["Value"] == "renamed"
     finally:
         clear_active(server)
+
+
+def test_use_server_certificate_yields_to_credentials_asked_for(
+    server_pki: ServerPKI, server: LiveServer
+) -> None:
+    security = {
+        "CALocation": str(server_pki.ca_dir),
+        "CertFile": str(server_pki.host_cert),
+        "KeyFile": str(server_pki.host_key),
+        "UseServerCertificate": "yes",
+    }
+    config = ConfigTree.from_dict({"DIRAC": {"Security": security}})
+    url = server.url("Framework/ConfigReader")
+    proxy = str(server_pki.proxy.cert)
+
+    def caller(**kwargs: Any) -> str:
+        result = TornadoClient(url, config=config, **kwargs).whoami()
+        assert result["OK"], result
+        return str(result["Value"]["username"])
+
+    assert caller() == "localhost"  # the option: the host certificate
+    assert caller(proxyLocation=proxy) == "ciuser"  # an explicit proxy wins
+    assert caller(useCertificates=False, proxyLocation=proxy) == "ciuser"
+    assert caller(useCertificates=True) == "localhost"
