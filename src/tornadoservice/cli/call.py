@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from tornadoservice.client.tornadoclient import TornadoClient
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECTION = 0, 1, 2, 3
+DEFAULT_MAX_REPLY_SIZE = 256 * 1024 * 1024
+"""``tornadoservice.client.rpc.DEFAULT_MAX_REPLY_SIZE``, repeated so that ``--help`` does not
+import the client (a test checks they are equal)."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -61,7 +64,16 @@ def client_options(command: _F) -> _F:
             type=click.FloatRange(min=0, min_open=True),
             default=600.0,
             show_default=True,
-            help="Seconds to wait for the answer.",
+            help="Seconds for the whole call; for get-file/put-file, the longest wait for the "
+            "next bytes of the transfer.",
+        ),
+        click.option(
+            "--max-reply-size",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_REPLY_SIZE,
+            show_default=True,
+            help="Largest answer read, in bytes once decompressed (a downloaded file has no "
+            "bound).",
         ),
     ]
     for option in reversed(options):
@@ -80,6 +92,7 @@ def build_client(
     token: str | None = None,
     token_file: Path | None = None,
     timeout: float = 600.0,
+    max_reply_size: int = DEFAULT_MAX_REPLY_SIZE,
 ) -> TornadoClient:
     """A client for ``target`` (URL or System/Service) from the command-line options."""
     from tornadoservice.client.credentials import find_ca_dir
@@ -109,7 +122,11 @@ def build_client(
         resolve_urls(target, config)  # fail early, as a usage error
     except URLResolutionError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
-    kwargs: dict[str, Any] = {"timeout": timeout, "config": config}
+    kwargs: dict[str, Any] = {
+        "timeout": timeout,
+        "config": config,
+        "max_reply_size": max_reply_size,
+    }
     if cert is not None:
         kwargs.update(cert_file=str(cert), key_file=str(key))
     elif proxy is not None:

@@ -2,6 +2,11 @@
 
 The form fields and their order are DIRAC's (``method``, ``args``, ``extraCredentials``,
 ``clientVO``, ``clientSetup``), so a DIRAC server sees exactly what its own client sends.
+
+A reply is read with a bound (:func:`read_body`): what the server announces in
+``Content-Length`` and what the body holds once decompressed may not exceed the client's
+``max_reply_size``. A redirect is an error naming its target, never followed: following it
+would present the caller's proxy to, and send the call again to, whatever host it names.
 """
 
 from __future__ import annotations
@@ -17,6 +22,16 @@ from tornadoservice.core.returnvalues import S_ERROR
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
 DReturn = dict[str, Any]
+
+DEFAULT_MAX_REPLY_SIZE = 256 * 1024 * 1024
+"""The largest RPC reply a client reads, decompressed, in bytes (``max_reply_size``)."""
+
+READ_SIZE = 64 * 1024
+"""Bytes decoded per read of a reply: a gzip bomb inflates at most this much past the bound."""
+
+
+class ReplyTooLargeError(Exception):
+    """The server announced or sent a reply larger than ``max_reply_size``."""
 
 
 class RPCConnectionError(Exception):
@@ -110,22 +125,66 @@ def form_fields(
     return fields
 
 
-def error_from_response(response: requests.Response, url: str, method: str) -> DReturn:
-    """Map a non-200 answer (our JSON bodies or DIRAC's HTML pages) to DIRAC's ``S_ERROR``."""
+def read_body(response: requests.Response, url: str, limit: int) -> bytes:
+    """The whole (decoded) body of a ``stream=True`` response, or :class:`ReplyTooLargeError`.
+
+    Reads :data:`READ_SIZE` decoded bytes at a time (urllib3 bounds what one read inflates), so
+    neither a lying ``Content-Length`` nor a gzip bomb makes the client hold more than
+    ``limit + READ_SIZE`` bytes.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLargeError(
+            f"{url} announced a reply of {int(declared)} bytes, more than the client accepts "
+            f"(max_reply_size={limit})"
+        )
+    parts: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(READ_SIZE):
+        total += len(chunk)
+        if total > limit:
+            encoded = response.headers.get("Content-Encoding")
+            how = f" once decompressed ({printable(encoded)})" if encoded else ""
+            raise ReplyTooLargeError(
+                f"the reply of {url} is larger{how} than the client accepts "
+                f"(max_reply_size={limit})"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """A server-given value (a header) fit for a message: escaped and cut to ``limit``."""
+    shown = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+def error_from_response(response: requests.Response, body: bytes, url: str, method: str) -> DReturn:
+    """Map a non-200 answer (our JSON bodies or DIRAC's HTML pages) to DIRAC's ``S_ERROR``.
+
+    ``body`` is the response's body, read by :func:`read_body`.
+    """
     status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location")
+        target = f"to {printable(location)}" if location else "without a Location"
+        return S_ERROR(
+            f"{status} Redirect: {response.reason} for url: {url}: the server redirects "
+            f"{target}; the client never follows a redirect"
+        )
     if status in (401, 403):
         result = S_ERROR(errno.EACCES, f"No access to {url}")
     elif status == 501:
         result = S_ERROR(errno.ENOSYS, f"{method} is not implemented")
     else:
-        detail: str = response.text
+        detail = body.decode(response.encoding or "utf-8", "replace")
         if response.headers.get("Content-Type", "").startswith("application/json"):
             try:
-                body, _ = decode(response.text)
+                answer, _ = decode(body)
             except JEncodeError:
-                body = None
-            if isinstance(body, dict) and body.get("OK") is False and "Message" in body:
-                detail = str(body["Message"])
+                answer = None
+            if isinstance(answer, dict) and answer.get("OK") is False and "Message" in answer:
+                detail = str(answer["Message"])
         suffix = f"{url} is not found" if status == 404 else detail
         # requests' raise_for_status() wording, which DIRAC's client puts in its messages.
         kind = "Client Error" if status < 500 else "Server Error"

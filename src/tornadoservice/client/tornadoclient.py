@@ -26,6 +26,20 @@ request went out, any failure (a read timeout, a reset, a closed connection) is 
 An HTTP error answer (401, 500, ...) is returned as it is, without trying another server
 (DIRAC's client tries the other URLs on a 5xx; that could execute a call twice).
 
+**Redirects** (301, 302, 307, 308) are never followed, by any call or transfer: the answer is an
+``S_ERROR`` naming the ``Location``. Following one would present the caller's proxy to another
+host, and send the call again (in clear text to an ``http://`` target).
+
+**Timeout.** For an RPC, ``timeout`` is a deadline for the whole call, as in DIRAC: connecting,
+sending and reading the answer, over all the URLs tried, end within it, however slowly the
+server sends. For ``receiveFile``/``sendFile``, which may rightly last hours, it is an
+inactivity timeout: the longest wait for the next bytes of the transfer.
+
+**Reply size.** An RPC reply (and the error answer of a transfer) larger than
+``max_reply_size`` bytes (default :data:`~tornadoservice.client.rpc.DEFAULT_MAX_REPLY_SIZE`,
+256 MiB), as announced or once decompressed, is an ``S_ERROR`` (``EFBIG``), read no further.
+A downloaded file is streamed to its destination with no bound.
+
 One client may be shared by many threads: its ``requests.Session`` is made once (lazily, under a
 lock) and keeps a pool of keep-alive TLS connections per server, big enough for
 :data:`POOL_SIZE` concurrent calls.
@@ -43,6 +57,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import requests
+import urllib3
 
 from tornadoservice.config.active import active_config
 from tornadoservice.config.tree import ConfigTree
@@ -60,15 +75,19 @@ from .credentials import (
     read_token_file,
 )
 from .rpc import (
+    DEFAULT_MAX_REPLY_SIZE,
     DReturn,
+    ReplyTooLargeError,
     RPCConnectionError,
     decode_result,
     error_from_response,
     form_fields,
     never_sent,
+    read_body,
     short_reason,
 )
-from .transport import make_session
+from .transfer import RESULT_HEADER
+from .transport import Deadline, call_deadline, make_session
 from .urls import BanList, ServiceURLs, URLResolutionError, resolve_urls
 
 __all__ = ["BANS", "POOL_SIZE", "TornadoClient", "executeRPCStub", "set_default_config"]
@@ -95,7 +114,9 @@ _DIRAC_KWARGS = frozenset(
         "VO",
     }
 )
-_OUR_KWARGS = frozenset({"config", "token", "token_file", "cert_file", "key_file"})
+_OUR_KWARGS = frozenset(
+    {"config", "token", "token_file", "cert_file", "key_file", "max_reply_size"}
+)
 # Left out of rpcStub: DIRAC drops useCertificates; a configuration object cannot be encoded;
 # a token is a secret and stubs get stored and logged.
 _NOT_IN_STUB = frozenset({"useCertificates", "config", "token"})
@@ -129,10 +150,10 @@ def _uses_server_certificate(config: ConfigTree | None, kwargs: dict[str, Any]) 
 
 
 def _connection_error(
-    url: str, exc: requests.RequestException, timeout: float
+    url: str, exc: Exception, timeout: float, deadline: Deadline | None = None
 ) -> RPCConnectionError:
     sent = not never_sent(exc)
-    if isinstance(exc, requests.ReadTimeout):
+    if sent and (isinstance(exc, requests.ReadTimeout) or (deadline and deadline.expired)):
         message = (
             f"{url}: no answer within {timeout:g} s (the call may have run there, "
             "so it was not sent to another server)"
@@ -156,8 +177,8 @@ class TornadoClient:
     ``/DIRAC/Security/UseServerCertificate = yes`` there, ``useCertificates`` defaults to
     true), ``token`` (a bearer token string), ``token_file``,
     ``cert_file`` + ``key_file`` (a certificate presented as itself, e.g. a user certificate:
-    unlike ``useCertificates`` no ``extraCredentials`` is sent). Any other keyword is a
-    ``TypeError``.
+    unlike ``useCertificates`` no ``extraCredentials`` is sent), ``max_reply_size`` (bytes, the
+    largest RPC reply read). Any other keyword is a ``TypeError``.
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -179,6 +200,7 @@ class TornadoClient:
         if _uses_server_certificate(config, kwargs):
             self._options["useCertificates"] = True
         self._timeout = float(self._options["timeout"])
+        self._max_reply_size = int(kwargs.get("max_reply_size", DEFAULT_MAX_REPLY_SIZE))
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._token: str | None = None
@@ -225,15 +247,21 @@ class TornadoClient:
         fields = form_fields(
             method, args, extra_credentials=self._extra_credentials(), client_vo=self._vo()
         )
-        url, response = self._post(
-            lambda url: session.post(
-                url, data=fields, timeout=self._timeout, headers=self._headers()
-            )
-        )
-        with response:
-            if response.status_code != 200:
-                return error_from_response(response, url, method)
-            return decode_result(response.content, url)
+        with call_deadline(self._timeout) as deadline:
+
+            def send(url: str) -> requests.Response:
+                left = max(deadline.remaining(), 0.001)
+                return session.post(
+                    url,
+                    data=fields,
+                    timeout=left,
+                    headers=self._headers(),
+                    stream=True,
+                    allow_redirects=False,
+                )
+
+            url, response = self._post(send, deadline)
+            return self._reply(response, url, method, deadline)
 
     def receive_file(
         self,
@@ -252,9 +280,16 @@ class TornadoClient:
         fields.append(("rawContent", "True"))
         url, response = self._post(
             lambda url: session.post(
-                url, data=fields, timeout=self._timeout, headers=self._headers(), stream=True
+                url,
+                data=fields,
+                timeout=self._timeout,
+                headers=self._headers(),
+                stream=True,
+                allow_redirects=False,
             )
         )
+        if not transfer.is_download(response):
+            return self._reply(response, url, "streamToClient")
         with response:
             return transfer.save_response(response, url, dest, progress)
 
@@ -301,24 +336,55 @@ class TornadoClient:
             stream.seek(start)
             body = transfer.ProgressReader(stream, size, progress)
             return session.post(
-                url, params=params, data=body, headers=headers, timeout=self._timeout
+                url,
+                params=params,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,
             )
 
         url, response = self._post(send)
-        with response:
-            if response.status_code != 200:
-                return error_from_response(response, url, "streamFromClient")
-            return decode_result(response.content, url)
+        return self._reply(response, url, "streamFromClient")
 
-    def _post(self, send: Callable[[str], requests.Response]) -> tuple[str, requests.Response]:
+    def _reply(
+        self,
+        response: requests.Response,
+        url: str,
+        method: str,
+        deadline: Deadline | None = None,
+    ) -> DReturn:
+        """The result in a ``stream=True`` answer, its body read within ``max_reply_size``."""
+        with response:
+            try:
+                body = read_body(response, url, self._max_reply_size)
+            except ReplyTooLargeError as exc:
+                return S_ERROR(errno.EFBIG, str(exc))
+            except requests.exceptions.ContentDecodingError as exc:
+                return S_ERROR(errno.EPROTO, f"{url} answered an undecodable body: {exc}")
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                raise _connection_error(url, exc, self._timeout, deadline) from exc
+        if response.status_code == 422 and response.headers.get(RESULT_HEADER) == "S_ERROR":
+            return decode_result(body, url)
+        if response.status_code != 200:
+            return error_from_response(response, body, url, method)
+        return decode_result(body, url)
+
+    def _post(
+        self, send: Callable[[str], requests.Response], deadline: Deadline | None = None
+    ) -> tuple[str, requests.Response]:
         """Send to the first URL that takes the request (see the module docstring)."""
         failures: list[str] = []
         urls = BANS.order(self._resolve().urls)
         for url in urls:
+            if deadline is not None and deadline.remaining() <= 0:
+                failures.append(f"{url}: not tried, the call took its {self._timeout:g} s")
+                raise RPCConnectionError("; ".join(failures), request_sent=False)
             try:
                 response = send(url)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                error = _connection_error(url, exc, self._timeout)
+                error = _connection_error(url, exc, self._timeout, deadline)
                 if error.request_sent:
                     raise error from exc
                 BANS.ban(url)

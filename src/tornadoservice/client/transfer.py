@@ -24,7 +24,7 @@ import urllib3
 
 from tornadoservice.core.returnvalues import S_OK
 
-from .rpc import DReturn, RPCConnectionError, decode_result, error_from_response, short_reason
+from .rpc import DReturn, RPCConnectionError, short_reason
 
 CHUNK_SIZE = 256 * 1024
 """Bytes asked of the response per read when saving a download. Against 64 KiB: a quarter of
@@ -39,17 +39,19 @@ RESULT_HEADER = "X-Tornadoservice-Result"
 ``tornadoservice.server.handler.RESULT_HEADER``; a test checks it)."""
 
 
+def is_download(response: requests.Response) -> bool:
+    """True for the file of a ``streamToClient`` answer, False for an error answer (any other
+    status, a redirect included, or our 422 holding an ``S_ERROR``), which is an RPC reply."""
+    return response.status_code == 200
+
+
 def save_response(
     response: requests.Response,
     url: str,
     dest: str | os.PathLike[str] | IO[bytes],
     progress: Progress | None = None,
 ) -> DReturn:
-    """Write a ``streamToClient`` answer to ``dest``; an error answer writes nothing."""
-    if response.status_code == 422 and response.headers.get(RESULT_HEADER) == "S_ERROR":
-        return decode_result(response.content, url)
-    if response.status_code != 200:
-        return error_from_response(response, url, "streamToClient")
+    """Write the file of a 200 ``streamToClient`` answer to ``dest``, without a size bound."""
     try:
         chunks = _chunks(response, progress)
         if isinstance(dest, str | os.PathLike):
