@@ -81,6 +81,7 @@ def test_groups() -> None:
     assert Registry.getUsersInGroup("users") == ["alice", "bob"]
     assert Registry.getUsersInGroup("ghost") == []
     assert Registry.getUsersInGroup("ghost", ["d"]) == ["d"]
+    assert Registry.getUsersInGroup("empty", ["d"]) == []  # Users is there, empty
     assert Registry.getGroupsWithProperty("NormalUser")["Value"] == ["admins", "users"]
     assert not Registry.getGroupsWithProperty("Nothing")["OK"]
     assert Registry.getGroupsWithVOMSAttribute("/vo2/Role=admin") == ["admins"]

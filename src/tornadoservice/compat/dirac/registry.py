@@ -165,9 +165,9 @@ def getGroupsWithVOMSAttribute(vomsAttr: str) -> list[str]:
 
 
 def getUsersInGroup(groupName: str, defaultValue: list[str] | None = None) -> list[str]:
-    """The group's ``Users`` as written; ``defaultValue`` (``[]``) for an unknown group."""
+    """The group's ``Users`` as written; ``defaultValue`` (``[]``) when it has no such option."""
     group = _registry().groups.get(groupName)
-    if group is None:
+    if group is None or "Users" not in group.options:
         return [] if defaultValue is None else defaultValue
     return list(group.users)
 
