@@ -41,14 +41,31 @@ def test_raw_bytes_with_raw_content(
     assert response.content == b"content of abc\n" * 3
 
 
-def test_plain_text_without_raw_content_is_html_as_in_dirac(
+def test_plain_text_without_raw_content_is_a_500_not_html(
     dummy_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
 ) -> None:
+    # DIRAC answers 200 text/html, which its own client reports as a protocol error: a bare str
+    # is a forgotten S_OK (tests/server/test_hardening_request.py has the log side).
     response = session_for(server_pki.proxy).post(
         dummy_server.url(DUMMY), data={"method": "plainText"}, timeout=30
     )
-    assert response.headers["Content-Type"] == "text/html; charset=UTF-8"
-    assert response.text == "just text"
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(response.text) == {
+        "OK": False,
+        "Errno": 0,
+        "Message": "plainText returned an unsupported value",
+    }
+
+
+def test_plain_text_with_raw_content_is_the_content(
+    dummy_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
+) -> None:
+    response = session_for(server_pki.proxy).post(
+        dummy_server.url(DUMMY), data={"method": "plainText", "rawContent": "True"}, timeout=30
+    )
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.content == b"just text"
 
 
 def test_raw_content_with_s_error_is_an_error_not_content(

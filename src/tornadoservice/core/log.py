@@ -123,13 +123,34 @@ class DiracLogger:
         self._log(ALWAYS, message, variable)
 
 
+# --- One record, one line ------------------------------------------------------------------------
+
+_LINE_BREAKERS = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+_ESCAPES = {code: ascii(chr(code))[1:-1] for code in _LINE_BREAKERS}
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character written as a Python escape (``\\n``, ``\\x1b``).
+
+    A value a client chose (a method name, a path, a header, a DN) can then never start a new
+    log line or send a terminal escape sequence, so one request stays exactly one line.
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
 # --- The process-wide setup of ``tornadoservice serve`` -----------------------------------------
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LineFormatter(logging.Formatter):
-    """``logging.Formatter`` that formats the date part of ``asctime`` once per second.
+    """``logging.Formatter`` that keeps a record on one line and formats the date part of
+    ``asctime`` once per second.
+
+    Control characters in the message (from any logger: a value a client sent, logged by a
+    service) are escaped by :func:`escape_control`.
 
     With the default date format, ``time.strftime`` runs once for each second that has records
     instead of once per record; the output is the same.
@@ -139,6 +160,11 @@ class LineFormatter(logging.Formatter):
         super().__init__(fmt)
         self._second = -1
         self._date = ""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # Whatever a logger was given, the message stays on one line; a traceback (added after
+        # this by format()) keeps its own lines.
+        return escape_control(super().formatMessage(record))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from tornado.web import Application, RequestHandler
 
 from tornadoservice.config.tree import ConfigTree
-from tornadoservice.core.log import DiracLogger, level_number
+from tornadoservice.core.log import DiracLogger, escape_control, level_number
 from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
@@ -69,8 +69,8 @@ def _log_request(handler: RequestHandler) -> None:
     access_log.info(
         "%s - - %s %s %d %.2fms",
         request.remote_ip,
-        request.method,
-        request.path,
+        escape_control(str(request.method)),
+        escape_control(request.path),
         handler.get_status(),
         1000.0 * request.request_time(),
     )

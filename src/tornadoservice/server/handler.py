@@ -23,18 +23,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, cast
 
-from tornado import httputil
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, stream_request_body
 
-from tornadoservice.core.log import DiracLogger
+from tornadoservice.core.log import DiracLogger, escape_control
 from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
 from tornadoservice.server.authentication import AuthenticationSchemes
+from tornadoservice.server.body import encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
-from tornadoservice.server.httpserver import extend_body_timeout
+from tornadoservice.server.httpserver import body_error, extend_body_timeout
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
@@ -48,7 +48,7 @@ RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
 
 DRAIN_BEFORE_REFUSING = 1024 * 1024
-"""A refused upload up to this size is read (and dropped) before the refusal is sent."""
+"""A refused body up to this size is read (and dropped) before the refusal is sent."""
 
 
 def _is_stream(value: object) -> bool:
@@ -69,6 +69,10 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
     activityMonitoringReporter: ClassVar[Any] = None
     encode = staticmethod(encode)
     decode = staticmethod(decode)
+    UPLOAD_METHODS: ClassVar[frozenset[str]] = frozenset({"streamFromClient"})
+    """Methods that take a streamed body (``application/octet-stream``, arguments in the query
+    string) as their last argument; any other method called that way answers 400. A service
+    adds its own: ``UPLOAD_METHODS = TornadoService.UPLOAD_METHODS | {"putChunk"}``."""
 
     _runtime: ClassVar[ServiceRuntime]
     """Set on the per-service subclass that the server builds for each served service."""
@@ -102,15 +106,16 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         self._counted = True
         declared = self.request.headers.get("Content-Length")
         size = int(declared) if declared is not None and declared.isdigit() else None
-        if self._is_upload():
+        upload = self._is_upload()
+        unreadable = encoding_error(self.request.headers, streamed=upload)
+        if unreadable is not None:
+            self._refuse_body(unreadable, size)
+            return
+        if upload:
             try:
                 await self._start_upload(size)
             except RequestError as exc:
-                if size is not None and size > DRAIN_BEFORE_REFUSING:
-                    raise  # too much to read through: answer now, Tornado closes the connection
-                # Read and drop a small body before answering: closing with unread bytes makes
-                # the kernel reset the connection, and the client could lose the answer.
-                self._deferred_error = exc
+                self._refuse_body(exc, size)
             return
         limit = self._runtime.state.max_body_size
         if size is not None and size > limit:
@@ -119,6 +124,14 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 # answer if it is still sending; Tornado would cut it off anyway).
                 raise RequestError(413, f"Request body larger than {limit} bytes")
             self._body_too_large = True
+
+    def _refuse_body(self, error: RequestError, size: int | None) -> None:
+        """Answer ``error`` once the body is read, or at once if it is too large to read."""
+        if size is not None and size > DRAIN_BEFORE_REFUSING:
+            raise error  # too much to read through: answer now, Tornado closes the connection
+        # Read and drop a small body before answering: closing with unread bytes makes the
+        # kernel reset the connection, and the client could lose the answer.
+        self._deferred_error = error
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self._upload is not None:
@@ -167,6 +180,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             raise RequestError(
                 413, f"Request body larger than {self._runtime.state.max_body_size} bytes"
             )
+        unreadable = body_error(self.request.connection)
+        if unreadable is not None:
+            raise RequestError(400, f"Malformed request body: {unreadable}")
         self._parse_body()
         exported, args = await self._admit(
             self.get_argument("method", None), self.get_body_argument("args", None)
@@ -174,7 +190,12 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         await self._run_method(exported, args)
 
     async def _admit(
-        self, method_name: str | None, raw_args: str | None, *, extra_args: int = 0
+        self,
+        method_name: str | None,
+        raw_args: str | None,
+        *,
+        extra_args: int = 0,
+        upload: bool = False,
     ) -> tuple[ExportedMethod, list[Any]]:
         """Everything between reading the request and running the method, in the order of the
         module docstring: each step ends the request with its status if it fails."""
@@ -195,6 +216,12 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 403,
                 f"Not allowed to call {method_name}",
                 log_message=f"{method_name} refused: {exported.rule.explain(self._creds)}",
+            )
+        if upload and method_name not in self.UPLOAD_METHODS:
+            # Checked after authorization, so it tells nothing to a caller who may not call it.
+            raise RequestError(
+                400,
+                f"{method_name} does not take a streamed body: send its arguments as a form",
             )
         args = self._decode_args(raw_args)
         problem = exported.argument_error(args, extra_args)
@@ -217,6 +244,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             self.get_query_argument("method", None),
             self.get_query_argument("args", None),
             extra_args=1,
+            upload=True,
         )
         # streamFromClient(fileId, token, size, stream): the announced size must be the body's.
         if (
@@ -251,7 +279,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         if not body:
             return
         self.request.body = body
-        httputil.parse_body_arguments(
+        parse_form(
             self.request.headers.get("Content-Type", ""),
             body,
             self.request.body_arguments,
@@ -378,10 +406,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 return
             result = value
         self._outcome = "OK"
-        if result is None:
-            self.finish()
-            return
-        if isinstance(result, bytes | str):
+        # Bytes are content (streamToClient); a str only when content was asked for (rawContent):
+        # otherwise it is, like None, a forgotten ``return S_OK(...)``.
+        if isinstance(result, bytes) or (raw and isinstance(result, str)):
             if raw:
                 self.set_header("Content-Type", "application/octet-stream")
             self.finish(result.encode() if isinstance(result, str) else result)
@@ -391,10 +418,16 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             await self._stream(result)
             return
         self._outcome = "ERROR"
+        hint = (
+            " (a forgotten 'return S_OK(...)'?)"
+            if result is None or isinstance(result, str)
+            else ""
+        )
         raise RequestError(
             500,
             f"{exported.name} returned an unsupported value",
-            log_message=f"{exported.name} returned {type(result).__name__}, not S_OK/S_ERROR",
+            log_message=f"{self._runtime.name}/{exported.name} returned "
+            f"{type(result).__name__}, not S_OK/S_ERROR{hint}",
         )
 
     async def _stream(self, source: Any) -> None:
@@ -446,7 +479,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 value.status_code,
                 self._peer(),
                 self._runtime.name,
-                value.log_message,
+                escape_control(str(value.log_message)),
             )
         elif isinstance(value, RequestError):
             # Our own 5xx: the traceback, if any, was logged where the error happened.
@@ -455,7 +488,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 value.status_code,
                 self._peer(),
                 self._runtime.name,
-                value.log_message,
+                escape_control(str(value.log_message)),
             )
         else:
             super().log_exception(typ, value, tb)
@@ -470,13 +503,14 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         if not access_log.isEnabledFor(logging.INFO):
             return
         creds = self._creds
+        # Escaped: the method name, and a username or group from a token, are the client's.
         access_log.info(
             "%s %s:%s %s %s %d %.2fms %s",
             self._peer(),
-            creds.get("group", "-"),
-            creds.get("username", "-"),
+            escape_control(str(creds.get("group", "-"))),
+            escape_control(str(creds.get("username", "-"))),
             self._runtime.name,
-            self._rpc_method or "-",
+            escape_control(self._rpc_method or "-"),
             self.get_status(),
             (time.perf_counter() - self._started) * 1000,
             self._outcome,

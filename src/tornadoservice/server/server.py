@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
@@ -42,6 +43,7 @@ from tornadoservice.server.service import (
     ServiceRuntime,
     build_method_table,
 )
+from tornadoservice.server.transport import HttptoolsServer
 
 log = logging.getLogger("tornadoservice.server")
 
@@ -126,6 +128,21 @@ def _derive(config: ConfigTree) -> _Derived:
     )
 
 
+HTTP_IMPLEMENTATIONS = ("tornado", "httptools")
+
+
+def _http_implementation(config: ConfigTree) -> str:
+    """``/Systems/Tornado/HTTPImplementation``: Tornado's own transport (the default) or the
+    asyncio + httptools one (:mod:`tornadoservice.server.transport`)."""
+    value = (config.get("/Systems/Tornado/HTTPImplementation") or "tornado").strip().lower()
+    if value not in HTTP_IMPLEMENTATIONS:
+        raise ServerStartError(
+            f"/Systems/Tornado/HTTPImplementation: {value!r} is not one of "
+            + ", ".join(HTTP_IMPLEMENTATIONS)
+        )
+    return value
+
+
 class TornadoServer:
     """Serve every HTTPS service of ``config`` (and those given in ``handlers``).
 
@@ -176,7 +193,7 @@ class TornadoServer:
         )
         # What gConfig, Registry and TornadoClient("System/Service") read inside this server.
         set_active(config, derived.registry, owner=self)
-        self.servers: list[HTTPServer] = []
+        self.servers: list[HTTPServer | HttptoolsServer] = []
         self.ports: dict[int, int] = {}
         """Configured port -> bound port (they differ when 0 asked for a free port)."""
         self._stopping: asyncio.Event | None = None
@@ -217,6 +234,7 @@ class TornadoServer:
     def listen(self, sockets_by_port: dict[int, list[socket.socket]] | None = None) -> None:
         """Serve on the current IOLoop, on ``sockets_by_port`` (from :meth:`bind`, possibly in
         a parent process) or on sockets bound now."""
+        implementation = _http_implementation(self.config)
         cert, key, ca_dir = self.tls_files()
         ssl_context = server_ssl_context(cert, key, ca_dir)
         self.ssl_context = ssl_context
