@@ -10,6 +10,7 @@ from tornadoservice.compat.dirac import (
     getCSExtensions,
     getServiceOption,
     getVO,
+    siteName,
 )
 from tornadoservice.config.active import set_active
 from tornadoservice.config.tree import ConfigTree
@@ -88,6 +89,12 @@ def test_outside_a_server_every_value_is_its_default() -> None:
 def test_csglobals(tree: ConfigTree) -> None:
     assert getVO() == "lhcb"
     assert getCSExtensions() == ["LHCb", "Other"]
+
+
+def test_site_name(tree: ConfigTree) -> None:
+    assert siteName().startswith("DIRAC.Client.")
+    tree.set_option("/LocalSite/Site", "LCG.CERN.ch")
+    assert siteName() == "LCG.CERN.ch"
 
 
 def test_pathfinder_sections(tree: ConfigTree) -> None:

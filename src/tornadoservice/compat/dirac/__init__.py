@@ -30,7 +30,7 @@ from tornadoservice.compat.dirac import pathfinder as PathFinder
 from tornadoservice.compat.dirac import properties as Properties
 from tornadoservice.compat.dirac import registry as Registry
 from tornadoservice.compat.dirac.clients import Client, RPCClient, createClient
-from tornadoservice.compat.dirac.config import gConfig, getCSExtensions, getVO
+from tornadoservice.compat.dirac.config import gConfig, getCSExtensions, getVO, siteName
 from tornadoservice.compat.dirac.derrno import *  # noqa: F403
 from tornadoservice.compat.dirac.handlers import RequestHandler, TornadoService, getServiceOption
 from tornadoservice.compat.dirac.loader import ObjectLoader
@@ -60,6 +60,7 @@ __all__ = [
     "S_OK",
     "gConfig",
     "gLogger",
+    "siteName",
     # DIRAC.Core.Utilities.ReturnValues
     "DErrorReturnType",
     "DOKReturnType",

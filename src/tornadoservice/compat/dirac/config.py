@@ -9,13 +9,14 @@ The conversions are :class:`~tornadoservice.config.tree.ConfigTree`'s, which are
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from tornadoservice.config.active import active_config
 from tornadoservice.config.tree import ConfigTree, convert_value, split_list
 from tornadoservice.core.returnvalues import S_ERROR, S_OK, DReturnType
 
-__all__ = ["gConfig", "getCSExtensions", "getVO"]
+__all__ = ["gConfig", "getCSExtensions", "getVO", "siteName"]
 
 _EMPTY = ConfigTree()
 
@@ -85,3 +86,13 @@ def getCSExtensions() -> list[str]:
     """``/DIRAC/Extensions``, without a trailing ``DIRAC`` on each name (DIRAC's form)."""
     names = split_list(current_config().get("/DIRAC/Extensions") or "")
     return [name.removesuffix("DIRAC") or name for name in names]
+
+
+def siteName() -> str:
+    """``/LocalSite/Site``, else DIRAC's made-up name: ``DIRAC.Client.<last part of the host's
+    domain name>`` (``DIRAC.Client.local`` for a name of two parts or fewer)."""
+    configured = current_config().get("/LocalSite/Site")
+    if configured:
+        return configured
+    parts = socket.getfqdn().split(".")
+    return f"DIRAC.Client.{parts[-1] if len(parts) > 2 else 'local'}"
