@@ -37,9 +37,22 @@ def dummy_config(pki: ServerPKI) -> ConfigTree:
     return ConfigTree.from_dict(tree)
 
 
+HTTP_IMPLEMENTATIONS = ("tornado", "httptools")
+
+
+@pytest.fixture(scope="module", params=HTTP_IMPLEMENTATIONS)
+def http_implementation(request: pytest.FixtureRequest) -> str:
+    """Each server transport in turn (``/Systems/Tornado/HTTPImplementation``)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def dummy_server(server_pki: ServerPKI) -> Iterator[LiveServer]:
-    with live_server(dummy_config(server_pki), {DUMMY: DummyTornadoHandler}) as server:
+def dummy_server(server_pki: ServerPKI, http_implementation: str) -> Iterator[LiveServer]:
+    with live_server(
+        dummy_config(server_pki),
+        {DUMMY: DummyTornadoHandler},
+        http_implementation=http_implementation,
+    ) as server:
         yield server
 
 

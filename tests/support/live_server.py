@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,12 +31,27 @@ class LiveServer:
         return f"https://127.0.0.1:{self.port}"
 
 
+HTTP_IMPLEMENTATION_ENV = "TORNADOSERVICE_HTTP_IMPLEMENTATION"
+"""Transport of every live server whose configuration names none (``tornado`` if unset)."""
+
+
+def default_http_implementation() -> str:
+    return os.environ.get(HTTP_IMPLEMENTATION_ENV, "") or "tornado"
+
+
 @contextmanager
 def live_server(
     config: ConfigTree,
     handlers: Mapping[str, type[TornadoService]] | None = None,
+    *,
+    http_implementation: str | None = None,
     **server_options: Any,
 ) -> Iterator[LiveServer]:
+    """Serve ``config`` on a free loopback port; ``http_implementation`` (``tornado`` or
+    ``httptools``) unless the configuration names one, else the environment's default."""
+    option = "/Systems/Tornado/HTTPImplementation"
+    if http_implementation is not None or not config.get(option):
+        config.set_option(option, http_implementation or default_http_implementation())
     server = TornadoServer(config, handlers=handlers, port=0, host="127.0.0.1", **server_options)
     loop = asyncio.new_event_loop()
     started = threading.Event()

@@ -36,6 +36,7 @@ from tornadoservice.server.body import encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
+from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
@@ -257,7 +258,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             raise RequestError(400, f"the body has {size} bytes but the arguments say {args[2]}")
         state = self._runtime.state
         connection = self.request.connection
-        if isinstance(connection, HTTP1Connection):
+        if isinstance(connection, HTTP1Connection | RequestConnection):
             connection.set_max_body_size(state.max_upload_size)
         extend_body_timeout(connection, state.upload_timeout)
         self._upload = UploadStream(size)
