@@ -33,6 +33,7 @@ from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
+from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.httpserver import RPCHTTPServer
@@ -265,7 +266,11 @@ class TornadoServer:
             for sock in sockets:
                 if sock.family in (socket.AF_INET, socket.AF_INET6):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            server.add_sockets(sockets)
+            if isinstance(server, HTTPServer):
+                # Tornado's accept loop spins when descriptors run out; ours pauses (.accept).
+                add_sockets(server, sockets)
+            else:
+                server.add_sockets(sockets)
             self.servers.append(server)
             for spec in specs:
                 log.info("serving %s on https://%s:%d/%s", spec.name, url_host, bound, spec.name)
