@@ -95,3 +95,17 @@ def test_properties() -> None:
     assert Properties.SecurityProperty("NormalUser") is Properties.SecurityProperty.NORMAL_USER
     assert Properties.NORMAL_USER in ["NormalUser"]
     assert {p.name for p in Properties.SecurityProperty} <= set(Properties.__all__)
+
+
+def test_str_to_int_dict() -> None:
+    from tornadoservice.compat.dirac import decode, encode, strToIntDict
+
+    sent, _ = decode(encode({1: "a", 22: "b"}))
+    assert sent == {"1": "a", "22": "b"}  # JSON keys are strings
+    assert strToIntDict(sent) == {1: "a", 22: "b"}
+    try:
+        strToIntDict({"x": 1})
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a key that is not an int was accepted")

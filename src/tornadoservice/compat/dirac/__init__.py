@@ -33,6 +33,7 @@ from tornadoservice.compat.dirac.clients import Client, RPCClient, createClient
 from tornadoservice.compat.dirac.config import gConfig, getCSExtensions, getVO, siteName
 from tornadoservice.compat.dirac.derrno import *  # noqa: F403
 from tornadoservice.compat.dirac.handlers import RequestHandler, TornadoService, getServiceOption
+from tornadoservice.compat.dirac.jencode import JSerializable, decode, encode, strToIntDict
 from tornadoservice.compat.dirac.loader import ObjectLoader
 from tornadoservice.compat.dirac.log import gLogger
 from tornadoservice.compat.dirac.operations import Operations
@@ -52,7 +53,6 @@ from tornadoservice.core.returnvalues import (
     returnSingleResult,
     returnValueOrRaise,
 )
-from tornadoservice.wire.jencode import decode, encode
 
 __all__ = [
     # DIRAC (the top-level package)
@@ -72,8 +72,10 @@ __all__ = [
     "returnSingleResult",
     "returnValueOrRaise",
     # DIRAC.Core.Utilities.JEncode
+    "JSerializable",
     "decode",
     "encode",
+    "strToIntDict",
     # handler base classes (DIRAC.Core.DISET.RequestHandler, DIRAC.Core.Tornado.Server...)
     "RequestHandler",
     "TornadoService",
