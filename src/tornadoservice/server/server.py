@@ -34,7 +34,6 @@ from tornadoservice.identity.tls import reload_server_context, server_ssl_contex
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
 from tornadoservice.server.accept import add_sockets
-from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.httpserver import RPCHTTPServer
@@ -271,8 +270,7 @@ class TornadoServer:
                 # Tornado's accept loop spins when descriptors run out; ours pauses (.accept).
                 add_sockets(server, sockets)
             else:
-                # Tornado's accept loop spins when descriptors run out; ours pauses (.accept).
-            add_sockets(server, sockets)
+                server.add_sockets(sockets)
             self.servers.append(server)
             for spec in specs:
                 log.info("serving %s on https://%s:%d/%s", spec.name, url_host, bound, spec.name)
