@@ -1,4 +1,4 @@
-"""The ``tornadoservice`` command: serve, init, call, get-file, put-file, pki, proxy-init.
+"""The ``tornadoservice`` command: serve, init, check, call, get-file, put-file, pki, proxy-init.
 
 Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
 (``tornadoservice: error: ...``) and never shows a traceback. Exit codes: 0 success, 1 failure
@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from tornadoservice.cli.call import call
+from tornadoservice.cli.check import check
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.init import init
 from tornadoservice.cli.pki import pki, proxy_init
@@ -92,6 +93,7 @@ def serve(
 
 
 cli.add_command(call)
+cli.add_command(check)
 cli.add_command(get_file)
 cli.add_command(put_file)
 cli.add_command(pki)
