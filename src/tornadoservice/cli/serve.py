@@ -10,15 +10,14 @@ from pathlib import Path
 import click
 
 from tornadoservice.cli.errors import CLIError
+from tornadoservice.cli.hints import program
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.devpki import DevPKIError
 from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
-from tornadoservice.server.demo_state import DEMO_SERVICE, DemoFiles, ensure_demo
+from tornadoservice.server.demo_state import DEMO_HOST, DEMO_SERVICE, DemoFiles, ensure_demo
 from tornadoservice.server.server import ServerStartError, TornadoServer
 from tornadoservice.server.service import ServiceDefinitionError
 from tornadoservice.server.workers import Supervisor, worker_count
-
-DEMO_HOST = "127.0.0.1"
 
 _STARTUP_ERRORS = (
     ConfigError,
@@ -43,9 +42,9 @@ def run_server(
         if configs:
             config = ConfigTree.load(*configs)
         else:
-            demo = ensure_demo(state_dir)
-            config = ConfigTree.load(demo.config)
             host = host or DEMO_HOST
+            demo = ensure_demo(state_dir, host)
+            config = ConfigTree.load(demo.config)
         files = configs if configs else (demo.config,) if demo is not None else ()
         server = TornadoServer(
             config, port=port, host=host, config_files=files, drain_timeout=drain_timeout
@@ -89,22 +88,47 @@ async def _serve(server: TornadoServer, demo: DemoFiles | None) -> None:
     await server.serve_forever(ready=announce)
 
 
+def _demo_addresses(host: str, port: int) -> tuple[str, str]:
+    """What the demo listens on, and the address to reach it at (in a URL)."""
+    bracketed = f"[{host}]" if ":" in host else host
+    if host in ("", "0.0.0.0"):
+        return f"0.0.0.0:{port} (every IPv4 address)", f"127.0.0.1:{port}"
+    if host == "::":
+        return f"[::]:{port} (every address)", f"[::1]:{port}"
+    return f"{bracketed}:{port}", f"{bracketed}:{port}"
+
+
 def demo_instructions(demo: DemoFiles, server: TornadoServer) -> str:
     port = next(iter(server.ports.values()))
-    url = f"https://{DEMO_HOST}:{port}/{DEMO_SERVICE}"
+    listening, reach = _demo_addresses(server.host, port)
+    url = f"https://{reach}/{DEMO_SERVICE}"
     proxy, ca_dir = shlex.quote(str(demo.proxy)), shlex.quote(str(demo.ca_dir))
     curl = f"curl --cert {proxy} --capath {ca_dir}"
-    call = f"tornadoservice call --proxy {proxy} --ca-dir {ca_dir} {url}"
+    command = program()
+    credentials = f"--proxy {proxy} --ca-dir {ca_dir}"
+    call = f"{command} call {credentials} {url}"
+    lines = [
+        f"tornadoservice demo: serving {DEMO_SERVICE} on {url} (listening on {listening})",
+        f"  state: {demo.state_dir} (CA, host and user certificates, a proxy, demo.cfg)",
+    ]
+    argv = shlex.split(command)
+    if len(argv) == 1 and argv[0] != "tornadoservice":
+        activate = Path(argv[0]).with_name("activate")
+        if activate.is_file():
+            hint = f"'. {shlex.quote(str(activate))}' puts it there"
+            lines.append(f"  ('tornadoservice' is not on PATH: {hint})")
     return "\n".join(
         [
-            f"tornadoservice demo: serving {DEMO_SERVICE} on {url}",
-            f"  state: {demo.state_dir} (CA, host and user certificates, a proxy, demo.cfg)",
+            *lines,
             "Try:",
             f"  {curl} -d method=whoami {url}",
             f"  {curl} -d method=add --data-urlencode 'args=[1, 2]' {url}",
             f"  {call} hello '\"world\"'",
             f"  {call} now",
             f"  {call} adminOnly            # refused: 403, the demo user lacks the property",
+            f"  {command} get-file {credentials} {url} hello.txt hello-copy.txt",
+            f"  {command} put-file {credentials} {url} hello-copy.txt my-upload.txt",
+            f"  {command} get-file {credentials} {url} my-upload.txt my-upload-back.txt",
             "Stop with Ctrl-C.",
         ]
     )

@@ -2,22 +2,31 @@
 
 ``<state>/pki`` (a development CA, a host certificate for localhost/127.0.0.1/::1, a user
 certificate), ``<state>/user-proxy.pem`` (an RFC 3820 proxy of that user, group ``demo_user``),
-``<state>/data`` (files the demo streams) and ``<state>/demo.cfg`` (the configuration served).
-Existing files are reused; the proxy and certificates are renewed when they are about to expire.
+``<state>/data`` (files the demo streams, and those uploaded to it) and ``<state>/demo.cfg`` (the
+configuration served). Existing files are reused; the proxy and certificates are renewed when they
+are about to expire, and the host certificate is reissued when it does not name the address the
+demo listens on (``serve --host``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
 
 from tornadoservice.identity.devpki import PRIVATE_DIR_MODE, DevPKI, expires_within, make_directory
 from tornadoservice.identity.pem import load_pem_chain, load_private_key, write_public_file
 from tornadoservice.identity.proxy import make_proxy, write_proxy_file
 
 DEMO_SERVICE = "Demo/Greeter"
+DEMO_HOST = "127.0.0.1"
+SHIPPED_FILES = ("hello.txt", "random-4MiB.bin")
+"""The demo's own files, which an upload may not replace."""
+_WILDCARDS = ("", "0.0.0.0", "::")
 DEMO_USER_DN = "/C=ch/O=tornadoservice/OU=dev/CN=demo"
 DEMO_GROUP = "demo_user"
 PROXY_LIFETIME = dt.timedelta(days=7)
@@ -107,8 +116,37 @@ Registry
 """
 
 
-def ensure_demo(state_dir: Path) -> DemoFiles:
-    """Create (or renew) whatever the demo needs under ``state_dir``; return where it is."""
+def _host_names(host: str) -> tuple[list[str], list[str]]:
+    """DNS names and IP addresses the host certificate must hold for a demo on ``host``."""
+    dns_names, ips = ["localhost"], ["127.0.0.1", "::1"]
+    if host not in _WILDCARDS:
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            if host.lower() not in dns_names:
+                dns_names.append(host.lower())
+        else:
+            if address not in ips:
+                ips.append(address)
+    return dns_names, ips
+
+
+def _names_missing(cert_path: Path, dns_names: list[str], ips: list[str]) -> bool:
+    try:
+        [cert, *_] = load_pem_chain(cert_path)[0]
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return True
+    have_dns = {name.lower() for name in san.get_values_for_type(x509.DNSName)}
+    have_ips = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return not (
+        set(dns_names) <= have_dns and {str(ipaddress.ip_address(i)) for i in ips} <= have_ips
+    )
+
+
+def ensure_demo(state_dir: Path, host: str = DEMO_HOST) -> DemoFiles:
+    """Create (or renew) whatever the demo needs under ``state_dir``, for a server listening on
+    ``host``; return where it is."""
     state_dir = state_dir.expanduser().resolve()
     # 0700 whatever the umask (it holds the CA's key); missing parents too, as XDG asks.
     make_directory(state_dir, PRIVATE_DIR_MODE, created_only=True)
@@ -117,10 +155,13 @@ def ensure_demo(state_dir: Path) -> DemoFiles:
         pki.create("tornadoservice demo CA")
     host_dir = pki.directory / "hosts" / "localhost"
     host_cert, host_key = host_dir / "hostcert.pem", host_dir / "hostkey.pem"
-    if expires_within(host_cert, RENEW_MARGIN) or not host_key.is_file():
-        issued = pki.issue_host(
-            "localhost", dns_names=["localhost"], ip_addresses=["127.0.0.1", "::1"]
-        )
+    dns_names, ips = _host_names(host)
+    if (
+        expires_within(host_cert, RENEW_MARGIN)
+        or not host_key.is_file()
+        or _names_missing(host_cert, dns_names, ips)
+    ):
+        issued = pki.issue_host("localhost", dns_names=dns_names, ip_addresses=ips)
         host_cert, host_key = issued.cert, issued.key
     user_dir = pki.directory / "users" / "demo"
     user_cert, user_key = user_dir / "usercert.pem", user_dir / "userkey.pem"
