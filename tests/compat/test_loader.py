@@ -43,7 +43,7 @@ def packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_an_extension_wins_over_dirac(packages: Path) -> None:
     loader = ObjectLoader()
-    assert loader.extension_packages() == ["ExtDIRAC", "DIRAC"]
+    assert loader.extension_packages() == ["Ext", "ExtDIRAC", "DIRAC"]
     result = loader.loadObject("WorkSystem.DB.JobDB", "JobDB")
     assert result["OK"] and result["Value"].origin == "ext"
     # objName defaults to the module's own name.

@@ -2,10 +2,10 @@
 
 ``ObjectLoader().loadObject("WorkloadManagementSystem.DB.JobDB", "JobDB")`` looks for the
 module under each installed extension, in DIRAC's priority order: the packages named by
-``/DIRAC/Extensions`` (``LHCb`` or ``LHCbDIRAC`` both mean the package ``LHCbDIRAC``), then
-``DIRAC``, then the path as an absolute module name (for code ported out of a DIRAC package).
-An extension that lacks the module is skipped; a module that exists but fails to import is an
-error, never silently replaced by another extension's.
+``/DIRAC/Extensions`` (``LHCb`` is tried as ``LHCb``, then ``LHCbDIRAC``), then ``DIRAC``
+(the order in which the server finds handlers), then the path as an absolute module name (for
+code ported out of a DIRAC package). An extension that lacks the module is skipped; a module
+that exists but fails to import is an error, never silently replaced by another extension's.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tornadoservice.compat.dirac.config import getCSExtensions
+from tornadoservice.compat.dirac.config import current_config
 from tornadoservice.core.errors import EIMPERR
 from tornadoservice.core.returnvalues import S_ERROR, S_OK, DReturnType
+from tornadoservice.server.loader import extension_packages
 
 __all__ = ["ObjectLoader"]
 
@@ -31,8 +32,7 @@ class ObjectLoader:
 
     def extension_packages(self) -> list[str]:
         """The packages searched, in order (without the final absolute lookup)."""
-        packages = [f"{name}DIRAC" for name in getCSExtensions()]
-        return [*dict.fromkeys([*packages, "DIRAC"])]
+        return extension_packages(current_config().get("/DIRAC/Extensions"))
 
     def loadModule(self, importString: str) -> DReturnType:
         """``S_OK(module)`` for ``"System.Sub.Module"`` in the first extension that has it."""
