@@ -18,6 +18,7 @@ from tornadoservice import S_OK, TornadoService
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.log import DiracLogger
+from tornadoservice.server.decorators import authentication, authorization
 from tornadoservice.server.service import ServiceDefinitionError, build_method_table
 from tornadoservice.wire.jencode import decode, encode
 
@@ -350,3 +351,41 @@ def test_unknown_log_level_option_stops_the_start(server_pki: ServerPKI) -> None
         live_server(config, {"Porting/Quiet": QuietHandler}),
     ):
         pass
+
+
+def test_required_keyword_only_argument_is_refused_at_start() -> None:
+    def export_bad(self: Any, *, flag: bool) -> dict[str, Any]:
+        return S_OK(flag)
+
+    handler = type("KeywordOnly", (TornadoService,), {"export_bad": export_bad})
+    with pytest.raises(ServiceDefinitionError) as info:
+        build_method_table(handler, {}, Registry.from_config(ConfigTree()))
+    assert "KeywordOnly.export_bad: it has a required keyword-only argument 'flag'" in str(
+        info.value
+    )
+
+
+def test_decorators_above_classmethod_and_staticmethod_keep_their_rule() -> None:
+    class Decorated(TornadoService):
+        @authorization(["ServiceAdministrator"])
+        @classmethod
+        def export_above(cls) -> dict[str, Any]:
+            return S_OK()
+
+        @authentication(["SSL"])
+        @authorization(["NormalUser"])
+        @staticmethod
+        def export_static() -> dict[str, Any]:
+            return S_OK()
+
+        @classmethod
+        @authorization(["Operator"])
+        def export_below(cls) -> dict[str, Any]:
+            return S_OK()
+
+    # With a Default that admits everybody, a lost mark would open the method to all.
+    table = build_method_table(Decorated, {"Default": "all"}, Registry.from_config(ConfigTree()))
+    assert table["above"].rule.tokens == ("ServiceAdministrator",)
+    assert table["static"].rule.tokens == ("NormalUser",)
+    assert table["static"].authentication == ("SSL",)
+    assert table["below"].rule.tokens == ("Operator",)

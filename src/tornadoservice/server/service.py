@@ -108,7 +108,12 @@ def build_method_table(
         if not callable(func):
             continue
         name = attr[len(prefix) :]
-        code_rule: Sequence[str] | None = getattr(func, AUTHORIZATION_ATTR, None)
+        # @authorization/@authentication may sit above @classmethod/@staticmethod: then the
+        # mark is on the descriptor, not on the function the class gives.
+        declared = inspect.getattr_static(handler, attr)
+        code_rule: Sequence[str] | None = getattr(
+            func, AUTHORIZATION_ATTR, getattr(declared, AUTHORIZATION_ATTR, None)
+        )
         if code_rule is None:
             code_rule = getattr(handler, f"auth_{name}", None)
         if isinstance(code_rule, str):
@@ -123,7 +128,9 @@ def build_method_table(
             )
         except ValueError as exc:
             raise ServiceDefinitionError(f"{handler.__name__}.export_{name}: {exc}") from exc
-        schemes: tuple[str, ...] = getattr(func, AUTHENTICATION_ATTR, default_auth)
+        schemes: tuple[str, ...] = getattr(
+            func, AUTHENTICATION_ATTR, getattr(declared, AUTHENTICATION_ATTR, default_auth)
+        )
         try:
             arguments = read_arguments(handler, attr, name)
         except ValueError as exc:
