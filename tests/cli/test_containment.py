@@ -9,7 +9,7 @@ from tests.cli.conftest import CliPKI
 from tests.cli.support import assert_error, run_cli, running_server
 from tests.cli.test_serve_config import config_text, service_section
 
-EXITING_HANDLER = '''\
+EXITING_HANDLER = """\
 import sys
 
 from tornadoservice import S_OK, TornadoService
@@ -32,7 +32,7 @@ class EchoHandler(TornadoService):
 
     def export_echo(self, value):
         return S_OK(value)
-'''
+"""
 
 
 def test_a_handler_calling_sys_exit_leaves_the_server_serving(

@@ -131,20 +131,26 @@ def test_one_thread_hop_per_sync_request(
     dummy_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
 ) -> None:
     state = dummy_server.server.state
-    real = state.executor
+    runtime = next(r for r, _ in dummy_server.server.runtimes if r.name == DUMMY)
+    real_shared, real_own = state.executor, runtime.pool
     submitted: list[str] = []
 
-    class Counting(WorkerPool):
-        def call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
-            submitted.append(getattr(function, "__name__", repr(function)))
-            return real.call(function, *args)
+    def counting(real: WorkerPool, where: str) -> WorkerPool:
+        class Counting(WorkerPool):
+            def call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+                # submit_call wraps the method's runner: name what it runs.
+                target = args[1] if function.__name__ == "_run_ticketed" else function
+                submitted.append(f"{where}:{getattr(target, '__name__', repr(target))}")
+                return real.call(function, *args)
 
-        def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-            submitted.append(getattr(fn, "__name__", repr(fn)))
-            return real.submit(fn, *args, **kwargs)
+            def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+                submitted.append(f"{where}:{getattr(fn, '__name__', repr(fn))}")
+                return real.submit(fn, *args, **kwargs)
 
-    counting = Counting(1)
-    state.executor = counting
+        return Counting(1)
+
+    state.executor = counting(real_shared, "shared")
+    runtime.pool = counting(real_own, "service")
     try:
         session = session_for(server_pki.proxy)
         call(session, dummy_server, "echo", 1)  # warm: initializeHandler already ran
@@ -155,9 +161,11 @@ def test_one_thread_hop_per_sync_request(
         for builtin, args in (("echo", [1]), ("ping", []), ("whoami", [])):
             assert call(session, dummy_server, builtin, *args).status_code == 200
     finally:
-        state.executor = real
-        counting.shutdown()
-    assert submitted == ["_run_sync"]
+        state.executor.shutdown()
+        runtime.pool.shutdown()
+        state.executor, runtime.pool = real_shared, real_own
+    # One hop, to the service's own pool (small bodies are parsed on the IOLoop).
+    assert submitted == ["service:_run_sync"]
 
 
 def test_one_access_log_line_per_request(

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, ClassVar, cast
+from collections.abc import Awaitable, Iterator
+from typing import Any, ClassVar
 
 from tornado.http1connection import HTTP1Connection
-from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, stream_request_body
 
 from tornadoservice.core.log import DiracLogger, escape_control
@@ -34,16 +32,20 @@ from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
 from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.body import encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
+from tornadoservice.server.execution import CallDroppedError, CallTicket, contained, submit_call
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
+from tornadoservice.server.limits import (
+    OFF_LOOP_BYTES,
+    YIELD_EVERY_BYTES,
+    over_budget_error,
+)
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
+from tornadoservice.server.streaming import BoundedOutput
 from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
 access_log = logging.getLogger("tornadoservice.access")
-
-STREAM_CHUNK = 1024 * 1024
-"""Bytes read per chunk when streaming a file or iterator to the client."""
 
 RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
@@ -57,7 +59,7 @@ def _is_stream(value: object) -> bool:
 
 
 @stream_request_body
-class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
+class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, BoundedOutput):
     """Base class of a service. Subclass it and write ``export_<method>`` functions."""
 
     SUPPORTED_METHODS = ("POST",)
@@ -101,6 +103,8 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         self._upload_task: asyncio.Future[tuple[bool, Any]] | None = None
         self._upload_method: ExportedMethod | None = None
         self._counted = False
+        self._ticket: CallTicket | None = None
+        self._held = 0  # bytes of this request counted in the server's BufferBudget
 
     async def prepare(self) -> None:
         self._runtime.state.request_started()
@@ -139,18 +143,34 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             return self._upload.feed(chunk)
         if self._body_too_large or self._deferred_error is not None:
             return None
-        self._body_size += len(chunk)
+        size = len(chunk)
+        self._body_size += size
         # Counted after decompression, so a small gzip body cannot inflate past the limit.
         if self._body_size > self._runtime.state.max_body_size:
             self._body_too_large = True
             self._chunks.clear()
             return None
+        if not self._runtime.state.buffers.take(size):
+            self._refuse_body_over_budget()
+            return None
+        self._held += size
         self._chunks.append(chunk)
+        if self._body_size // YIELD_EVERY_BYTES != (self._body_size - size) // YIELD_EVERY_BYTES:
+            # A large (or inflating) body: let the IOLoop serve the other connections.
+            return asyncio.sleep(0)
         return None
+
+    def _refuse_body_over_budget(self) -> None:
+        self._chunks.clear()
+        self._release_buffers()
+        self._deferred_error = over_budget_error(self._runtime.state.buffers)
 
     def on_connection_close(self) -> None:
         if self._upload is not None:
             self._upload.abort("the client closed the connection before the end of the upload")
+        if self._ticket is not None:
+            self._ticket.dropped = True  # a call still queued will not run
+        self._release_buffers()
         self._stop_counting()
         super().on_connection_close()
 
@@ -184,11 +204,23 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         unreadable = body_error(self.request.connection)
         if unreadable is not None:
             raise RequestError(400, f"Malformed request body: {unreadable}")
-        self._parse_body()
-        exported, args = await self._admit(
-            self.get_argument("method", None), self.get_body_argument("args", None)
-        )
+        if self._body_size >= OFF_LOOP_BYTES:
+            # Parsing a large form takes long (about a second for 100 MiB): not on the IOLoop.
+            method_name, raw_args = await self._runtime.state.executor.call(self._read_form)
+        else:
+            method_name, raw_args = self._read_form()
+        exported, args = await self._admit(method_name, raw_args)
         await self._run_method(exported, args)
+
+    def _read_form(self) -> tuple[str | None, str | None]:
+        """The body's form parsed; ``method`` and ``args`` read, and the copies dropped."""
+        self._parse_body()
+        method_name = self.get_argument("method", None)
+        raw_args = self.get_body_argument("args", None)
+        self.request.body = b""
+        self.request.body_arguments.pop("args", None)
+        self.request.arguments.pop("args", None)
+        return method_name, raw_args
 
     async def _admit(
         self,
@@ -224,7 +256,11 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 400,
                 f"{method_name} does not take a streamed body: send its arguments as a form",
             )
-        args = self._decode_args(raw_args)
+        if raw_args is not None and len(raw_args) >= OFF_LOOP_BYTES:
+            args = await self._runtime.state.executor.call(self._decode_args, raw_args)
+        else:
+            args = self._decode_args(raw_args)
+        raw_args = None  # the text is not needed any more: free it before the call runs
         problem = exported.argument_error(args, extra_args)
         if problem:
             raise RequestError(400, problem)
@@ -314,10 +350,12 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 return
             handler_cls = type(self)
             try:
-                result = await runtime.state.executor.call(
+                result = await runtime.pool.call(
                     handler_cls.initializeHandler, runtime.service_info
                 )
-            except Exception as exc:
+            except BaseException as exc:
+                if not contained(exc):
+                    raise
                 self.log.exception(f"initializeHandler of {runtime.name} raised")
                 raise RequestError(
                     500,
@@ -348,20 +386,34 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
         return False, result
 
     async def _run_method(self, exported: ExportedMethod, args: list[Any]) -> None:
-        is_json, payload = await self._invoke(exported, args)
+        try:
+            is_json, payload = await self._invoke(exported, args)
+        except CallDroppedError:
+            # The client left while the call waited for a thread: nobody to answer.
+            self._outcome = "CLIENT-GONE"
+            self.set_status(499, reason="Client Closed Request")
+            self.finish()
+            return
         await self._respond(exported, is_json, payload)
 
     async def _invoke(self, exported: ExportedMethod, args: list[Any]) -> tuple[bool, Any]:
         """Run the method (sync: one hop to the pool; async: on the IOLoop) and serialize."""
+        runtime = self._runtime
         try:
             if exported.is_async:
                 self.initializeRequest()
-                is_json, payload = self._serialize(await exported.call(self, args))
+                result = await exported.call(self, args)
+                if self._body_size >= OFF_LOOP_BYTES:
+                    # A large request (echo of it) likely makes a large answer: encode it aside.
+                    is_json, payload = await runtime.state.executor.call(self._serialize, result)
+                else:
+                    is_json, payload = self._serialize(result)
             else:
-                is_json, payload = await self._runtime.state.executor.call(
-                    self._run_sync, exported, args
+                self._ticket = CallTicket()
+                is_json, payload = await submit_call(
+                    runtime.name, runtime.pool, self._ticket, self._run_sync, exported, args
                 )
-        except (HTTPError, asyncio.CancelledError):
+        except (HTTPError, asyncio.CancelledError, CallDroppedError):
             raise
         except JEncodeError as exc:
             raise RequestError(
@@ -369,7 +421,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
                 f"{exported.name} returned a value that cannot be encoded",
                 log_message=f"{exported.name} result not encodable: {exc}",
             ) from exc
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: a method must not end the server
             self.log.exception(f"{self._runtime.name}/{exported.name} raised")
             raise RequestError(
                 500,
@@ -381,6 +433,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
     async def _respond(self, exported: ExportedMethod, is_json: bool, payload: Any) -> None:
         if is_json:
             self.set_header("Content-Type", "application/json")
+            if len(payload) >= OFF_LOOP_BYTES:
+                await self._send_in_chunks(payload.encode())
+                return
             self.finish(payload)
             return
         await self._send_other(exported, payload)
@@ -431,41 +486,12 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes):
             f"{type(result).__name__}, not S_OK/S_ERROR{hint}",
         )
 
-    async def _stream(self, source: Any) -> None:
-        """Send a file object or (async) iterator in chunks, waiting for each to drain."""
-        executor = self._runtime.state.executor
-        next_chunk: Callable[[], Any]
-        if hasattr(source, "read"):
-            size = _remaining_size(source)
-            if size is not None:
-                self.set_header("Content-Length", str(size))
-            next_chunk = lambda: executor.call(source.read, STREAM_CHUNK)  # noqa: E731
-        elif hasattr(source, "__aiter__"):
-            aiter = cast(AsyncIterator[bytes], source.__aiter__())
-            next_chunk = lambda: anext(aiter, b"")  # noqa: E731
-        else:
-            next_chunk = lambda: executor.call(next, source, b"")  # noqa: E731
-        try:
-            while True:
-                chunk = await next_chunk()
-                if not chunk:
-                    break
-                self.write(chunk.encode() if isinstance(chunk, str) else chunk)
-                await self.flush()
-            self.finish()
-        except StreamClosedError:
-            self._outcome = "CLIENT-CLOSED"
-        finally:
-            close = getattr(source, "close", None) or getattr(source, "aclose", None)
-            if close is not None:
-                closing = close()
-                if asyncio.iscoroutine(closing):
-                    await closing
-
     # ------------------------------------------------------------------ errors and logging
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RequestError):
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
             err_no, message = exc.errno, exc.client_message
         else:
             err_no, message = STATUS_ERRNO.get(status_code, 0), self._reason
@@ -525,10 +551,3 @@ def _after_upload(task: asyncio.Future[tuple[bool, Any]], upload: UploadStream) 
     if not task.cancelled():
         # Marks the exception as retrieved; _invoke has already logged what the method raised.
         task.exception()
-
-
-def _remaining_size(source: Any) -> int | None:
-    try:
-        return os.fstat(source.fileno()).st_size - int(source.tell())
-    except (AttributeError, OSError, ValueError):
-        return None

@@ -5,8 +5,9 @@
   until its answer has left (or its connection closed), because the answer made from it is held
   as long. A request that would go past the budget is answered 503 with ``Retry-After`` and its
   body is dropped as it arrives, so a few small gzip bodies cannot pin gigabytes.
-* :func:`watch_write`: an answer the client does not read within ``/Systems/Tornado/WriteTimeout``
-  seconds has its connection closed, which frees the buffered answer.
+* :func:`watch_write`: an answer of which the client reads nothing for
+  ``/Systems/Tornado/WriteTimeout`` seconds has its connection closed, which frees the buffered
+  answer (a slow reader that keeps reading keeps its connection).
 * :data:`OFF_LOOP_BYTES`: bodies and arguments from this size on are parsed, decoded and encoded in
   a worker thread, so a large payload does not stop the IOLoop from serving other connections.
 """
@@ -26,7 +27,9 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "YIELD_EVERY_BYTES",
     "BufferBudget",
+    "WriteWatch",
     "over_budget_error",
+    "pending_output",
     "watch_write",
 ]
 
@@ -60,21 +63,76 @@ class BufferBudget:
         self.held -= size
 
 
+def pending_output(connection: object) -> int | None:
+    """Bytes of answer still buffered for ``connection``, when its transport tells (Tornado's
+    ``IOStream`` keeps the count in a private attribute; an asyncio transport has a method)."""
+    stream = getattr(connection, "stream", None)
+    buffered = getattr(stream, "_write_buffer", None)
+    if buffered is not None and hasattr(buffered, "__len__"):
+        return len(buffered)
+    get_size = getattr(getattr(stream, "transport", None), "get_write_buffer_size", None)
+    if callable(get_size):
+        counted = get_size()
+        return counted if isinstance(counted, int) else None
+    return None
+
+
+class WriteWatch:
+    """Calls ``on_timeout`` when a pending write has made no progress for ``timeout`` seconds.
+
+    A client that reads, however slowly, keeps its connection: the timer is re-armed as long as
+    the buffered answer shrinks (when the transport can tell; otherwise ``timeout`` is for the
+    whole write).
+    """
+
+    __slots__ = ("last", "loop", "on_timeout", "pending", "timeout", "timer")
+
+    def __init__(
+        self, timeout: float, pending: Callable[[], int | None], on_timeout: Callable[[], None]
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.timeout = timeout
+        self.pending = pending
+        self.on_timeout = on_timeout
+        self.last = pending()
+        self.timer: asyncio.TimerHandle | None = self.loop.call_later(timeout, self._check)
+
+    def progressed(self) -> bool:
+        now = self.pending()
+        if now is not None and self.last is not None and now < self.last:
+            self.last = now
+            return True
+        return False
+
+    def _check(self) -> None:
+        if self.progressed():
+            self.timer = self.loop.call_later(self.timeout, self._check)
+            return
+        self.timer = None
+        self.on_timeout()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 def watch_write(
     future: asyncio.Future[Any],
     timeout: float,
     on_timeout: Callable[[], None],
     on_done: Callable[[], None],
+    pending: Callable[[], int | None] = lambda: None,
 ) -> None:
-    """Call ``on_done`` when ``future`` (a pending write) ends, ``on_timeout`` if it has not ended
-    within ``timeout`` seconds (``on_timeout`` should close the connection, which ends it)."""
+    """Call ``on_done`` when ``future`` (a pending write) ends, ``on_timeout`` if it made no
+    progress for ``timeout`` seconds (``on_timeout`` should close the connection)."""
     if future.done():
         on_done()
         return
-    timer = asyncio.get_running_loop().call_later(timeout, on_timeout)
+    watch = WriteWatch(timeout, pending, on_timeout)
 
     def done(_: asyncio.Future[Any]) -> None:
-        timer.cancel()
+        watch.cancel()
         on_done()
 
     future.add_done_callback(done)

@@ -37,8 +37,10 @@ from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.httpserver import RPCHTTPServer
+from tornadoservice.server.limits import BufferBudget
 from tornadoservice.server.pool import WorkerPool
 from tornadoservice.server.service import (
+    DEFAULT_BUFFERED_BYTES,
     ServerState,
     ServiceDefinitionError,
     ServiceRuntime,
@@ -144,6 +146,19 @@ def _http_implementation(config: ConfigTree) -> str:
     return value
 
 
+def _resource_options(config: ConfigTree, threads: int) -> dict[str, Any]:
+    """The ServerState options that bound memory and work (see their docstrings there)."""
+    max_body = int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024))
+    buffered = int(config.getValue("/Systems/Tornado/MaxBufferedBytes", DEFAULT_BUFFERED_BYTES))
+    return {
+        "max_body_size": max_body,
+        "threads": threads,
+        "max_queued_calls": int(config.getValue("/Systems/Tornado/MaxQueuedCalls", 256)),
+        "write_timeout": float(config.getValue("/Systems/Tornado/WriteTimeout", 60.0)),
+        "buffers": BufferBudget(max(buffered, max_body)),
+    }
+
+
 class TornadoServer:
     """Serve every HTTPS service of ``config`` (and those given in ``handlers``).
 
@@ -190,7 +205,7 @@ class TornadoServer:
             token_verifier=derived.token_verifier,
             voms_trust=derived.voms_trust,
             executor=WorkerPool(max_workers=threads, thread_name_prefix="tornadoservice"),
-            max_body_size=int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)),
+            **_resource_options(config, threads),
         )
         # What gConfig, Registry and TornadoClient("System/Service") read inside this server.
         set_active(config, derived.registry, owner=self)
@@ -380,6 +395,8 @@ class TornadoServer:
             await server.close_all_connections()
         clear_active(self)
         self.state.executor.shutdown(wait=False, cancel_futures=True)
+        for runtime, _ in self.runtimes:
+            runtime.pool.shutdown(wait=False, cancel_futures=True)
 
     async def serve_forever(
         self,

@@ -1,20 +1,149 @@
-"""The sources a method may return to stream its answer: a file object, an iterator of chunks,
-or an async iterator. :func:`chunk_reader` gives one way to read any of them, without blocking
-the IOLoop (a file or a plain iterator is read in a worker thread)."""
+"""The answer going out: streamed sources, and the write timeout of every answer.
+
+:class:`BoundedOutput` is a part of ``TornadoService``. Its ``finish`` gives the answer
+``/Systems/Tornado/WriteTimeout`` seconds to leave (each chunk of a streamed answer as much);
+a client that does not read by then has its connection closed, which frees the buffered
+answer, and the request body's bytes are counted out of the buffer budget once the answer left.
+The sources a method may return to stream its answer (a file object, an iterator of chunks, an
+async iterator) are read by :func:`chunk_reader` without blocking the IOLoop (a file or a plain
+iterator in a worker thread).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from tornado.http1connection import HTTP1Connection
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+from tornadoservice.core.log import DiracLogger
+from tornadoservice.server.errors import RequestError
+from tornadoservice.server.execution import contained
+from tornadoservice.server.limits import pending_output, watch_write
 from tornadoservice.server.pool import WorkerPool
+from tornadoservice.server.transport.connection import RequestConnection
 
-__all__ = ["STREAM_CHUNK", "chunk_reader", "close_source"]
+if TYPE_CHECKING:
+    from tornadoservice.server.service import ServiceRuntime
+
+__all__ = ["STREAM_CHUNK", "BoundedOutput", "chunk_reader", "close_source"]
 
 STREAM_CHUNK = 1024 * 1024
 """Bytes read per chunk when streaming a file or iterator to the client."""
+
+ANSWER_PIECE = 256 * 1024
+"""A large JSON answer is written in pieces of this size, each within the write timeout (a
+client must read at least this much per ``WriteTimeout``)."""
+
+
+class BoundedOutput(RequestHandler):
+    """``finish`` with a write timeout, and streamed answers (see the module docstring)."""
+
+    _runtime: ClassVar[ServiceRuntime]
+    log: ClassVar[DiracLogger]
+    _held: int
+    _outcome: str
+    _rpc_method: str | None
+
+    def _release_buffers(self) -> None:
+        if self._held:
+            self._runtime.state.buffers.give(self._held)
+            self._held = 0
+
+    async def _stream(self, source: Any) -> None:
+        """Send a file object or (async) iterator in chunks, waiting for each to drain."""
+        size, next_chunk = chunk_reader(source, self._runtime.state.executor)
+        if size is not None:
+            self.set_header("Content-Length", str(size))
+        try:
+            while True:
+                chunk = await next_chunk()
+                if not chunk:
+                    break
+                self.write(chunk.encode() if isinstance(chunk, str) else chunk)
+                flushed = self.flush()
+                if not flushed.done():
+                    await self._flushed_in_time(flushed)
+            self.finish()
+        except StreamClosedError:
+            self._outcome = "CLIENT-CLOSED"
+        except BaseException as exc:
+            if not contained(exc):
+                raise
+            self.log.exception(f"{self._runtime.name}: the stream of {self._rpc_method} raised")
+            if not self._headers_written:
+                raise RequestError(500, f"Unexpected error in {self._rpc_method}") from exc
+            # Part of the answer is out: cut the connection so the client sees it truncated.
+            self._outcome = "STREAM-ERROR"
+            self._close_connection()
+        finally:
+            await close_source(source)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
+        """Tornado's ``finish``; the answer must keep leaving (write timeout), and the body's
+        bytes stay counted in the buffer budget until it has."""
+        future = super().finish(chunk)
+        watch_write(
+            future,
+            self._runtime.state.write_timeout,
+            self._write_timed_out,
+            self._release_buffers,
+            self._pending_output,
+        )
+        return future
+
+    def _pending_output(self) -> int | None:
+        return pending_output(self.request.connection)
+
+    async def _send_in_chunks(self, data: bytes) -> None:
+        """Send a large answer a piece at a time: TLS reports a write only once all of it is out,
+        so one huge write would give the write timeout nothing to measure but the whole."""
+        self.set_header("Content-Length", str(len(data)))
+        try:
+            for start in range(0, len(data), ANSWER_PIECE):
+                self.write(data[start : start + ANSWER_PIECE])
+                flushed = self.flush()
+                if not flushed.done():
+                    await self._flushed_in_time(flushed)
+            self.finish()
+        except StreamClosedError:
+            self._outcome = "CLIENT-CLOSED"
+            self._release_buffers()
+
+    async def _flushed_in_time(self, flushed: asyncio.Future[None]) -> None:
+        last = self._pending_output()
+        while True:
+            try:  # shielded: cancelling a transport's write future is not ours to do
+                await asyncio.wait_for(asyncio.shield(flushed), self._runtime.state.write_timeout)
+                return
+            except TimeoutError:
+                now = self._pending_output()
+                if now is not None and last is not None and now < last:
+                    last = now  # slow, but reading: wait on
+                    continue
+                self._write_timed_out()
+                raise StreamClosedError from None
+
+    def _write_timed_out(self) -> None:
+        logging.getLogger("tornadoservice.request").warning(
+            "%s %s: the client read nothing of the answer for %.0fs: closing the connection",
+            self.request.remote_ip,
+            self._runtime.name,
+            self._runtime.state.write_timeout,
+        )
+        self._outcome = "WRITE-TIMEOUT"
+        self._close_connection()
+        self._release_buffers()  # a closed transport may never resolve the pending write
+
+    def _close_connection(self) -> None:
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection | RequestConnection):
+            connection.close()  # fails the pending writes, which frees what they hold
 
 
 def chunk_reader(
