@@ -88,10 +88,13 @@ def client_config(pki: ServerPKI, urls: dict[str, list[str]] | None = None) -> C
 
 @pytest.fixture(autouse=True)
 def _fresh_bans() -> Iterator[None]:
-    """The ban list is process-wide: each test starts and ends with an empty one."""
+    """The ban list and what the client learned of servers are process-wide: each test starts
+    and ends with empty ones."""
     tornadoclient.BANS.clear()
+    tornadoclient.PEERS.clear()
     yield
     tornadoclient.BANS.clear()
+    tornadoclient.PEERS.clear()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.conftest import DUMMY, dummy_config
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ServerPKI
 from tornadoservice import S_OK, TornadoClient, TornadoService, decode, encode
-from tornadoservice.client import transfer
+from tornadoservice.client import peers, transfer
 from tornadoservice.server import handler
 
 
@@ -101,7 +101,11 @@ def test_an_http_error_writes_nothing(
 
 @stream_request_body
 class CountingUpload(RequestHandler):
-    """A bare streamed upload: counts and hashes the body as it arrives."""
+    """A bare streamed upload: counts and hashes the body as it arrives. It marks its answers
+    as ours do, so the client streams to it."""
+
+    def set_default_headers(self) -> None:
+        self.set_header(peers.VERSION_HEADER, "test")
 
     def prepare(self) -> None:
         self.received = 0

@@ -1,10 +1,16 @@
 """What a client presents and trusts, found the way DIRAC's tools find it.
 
 * Certificate: ``useCertificates=True`` -> the host certificate and key of the configuration
-  (``/DIRAC/Security/CertFile``/``KeyFile``, default ``/etc/grid-security/host{cert,key}.pem``);
-  else ``proxyLocation``, ``$X509_USER_PROXY``, or ``/tmp/x509up_u<uid>`` when it exists.
-* Trusted CAs: ``/DIRAC/Security/CALocation``, ``$X509_CERT_DIR``,
-  ``/etc/grid-security/certificates`` (DIRAC's order: the configuration wins over the environment).
+  (``/DIRAC/Security/CertFile``/``KeyFile``, else ``<Grid-Security>/hostcert.pem`` and the
+  like, else ``/etc/grid-security/host{cert,key}.pem``: see
+  :mod:`tornadoservice.config.locations`); else ``proxyLocation``, ``$X509_USER_PROXY``, or
+  ``/tmp/x509up_u<uid>`` when it exists.
+* Trusted CAs: ``ca_dir=`` given to the client, else ``<Grid-Security>/certificates``,
+  ``/DIRAC/Security/CALocation``, ``$X509_CERT_DIR``, ``/etc/grid-security/certificates``
+  (DIRAC's order: the configuration wins over the environment).
+* Proxy in memory: DIRAC's ``proxyString`` (PEM) or ``proxyChain`` (an ``X509Chain``-like
+  object with ``dumpAllToString()``) is written to a private temporary file only while the
+  TLS context loads it, then deleted.
 * Bearer token: given directly, from a file, or with ``useAccessToken=True`` by the WLCG bearer
   token discovery (``$BEARER_TOKEN``, ``$BEARER_TOKEN_FILE``, ``$XDG_RUNTIME_DIR/bt_u<uid>``,
   ``/tmp/bt_u<uid>``). Tokens are secrets: they are never logged nor put in an ``rpcStub``.
@@ -12,13 +18,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tornadoservice.config.locations import ca_location, host_cert_and_key
 from tornadoservice.config.tree import ConfigTree
-
-GRID_SECURITY = Path("/etc/grid-security")
 
 
 class CredentialError(ValueError):
@@ -36,19 +46,8 @@ class ClientCredentials:
     verify_server: bool = True
 
 
-def _option(config: ConfigTree | None, path: str) -> str | None:
-    return config.get(path) if config is not None else None
-
-
 def find_ca_dir(config: ConfigTree | None) -> Path | None:
-    configured = _option(config, "/DIRAC/Security/CALocation")
-    if configured:
-        return Path(configured)
-    env = os.environ.get("X509_CERT_DIR")
-    if env:
-        return Path(env)
-    grid = GRID_SECURITY / "certificates"
-    return grid if grid.is_dir() else None
+    return ca_location(config)
 
 
 def find_proxy(proxy_location: str | os.PathLike[str] | None) -> Path | None:
@@ -62,9 +61,7 @@ def find_proxy(proxy_location: str | os.PathLike[str] | None) -> Path | None:
 
 
 def host_certificate(config: ConfigTree | None) -> tuple[Path, Path]:
-    cert = _option(config, "/DIRAC/Security/CertFile") or str(GRID_SECURITY / "hostcert.pem")
-    key = _option(config, "/DIRAC/Security/KeyFile") or str(GRID_SECURITY / "hostkey.pem")
-    return Path(cert), Path(key)
+    return host_cert_and_key(config)
 
 
 def read_token_file(path: str | os.PathLike[str]) -> str:
@@ -95,3 +92,38 @@ def discover_token() -> str:
         "useAccessToken: no token in $BEARER_TOKEN, $BEARER_TOKEN_FILE or "
         + ", ".join(map(str, candidates))
     )
+
+
+def proxy_pem(proxy_string: Any = None, proxy_chain: Any = None) -> bytes | None:
+    """The PEM of DIRAC's ``proxyChain`` (an object with ``dumpAllToString()``, or PEM text)
+    or ``proxyString`` (PEM text), or ``None`` when neither is given."""
+    value = proxy_chain if proxy_chain is not None else proxy_string
+    name = "proxyChain" if proxy_chain is not None else "proxyString"
+    if value is None:
+        return None
+    dump = getattr(value, "dumpAllToString", None)
+    if callable(dump):
+        value = dump()
+        if isinstance(value, dict):  # DIRAC's S_OK/S_ERROR
+            if not value.get("OK"):
+                raise CredentialError(f"{name}: {value.get('Message', 'cannot be dumped')}")
+            value = value.get("Value")
+    if isinstance(value, str):
+        value = value.encode("ascii", "replace")
+    if not isinstance(value, bytes) or b"-----BEGIN" not in value:
+        raise CredentialError(f"{name} is not a PEM proxy (certificates and key)")
+    return value
+
+
+@contextmanager
+def pem_file(pem: bytes) -> Iterator[Path]:
+    """``pem`` in a private (0600) temporary file, deleted when the block ends: OpenSSL loads
+    certificates and keys from files only."""
+    fd, name = tempfile.mkstemp(prefix="tornadoservice-proxy-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        yield Path(name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)

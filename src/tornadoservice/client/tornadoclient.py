@@ -53,6 +53,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,8 +73,11 @@ from .credentials import (
     find_ca_dir,
     find_proxy,
     host_certificate,
+    pem_file,
+    proxy_pem,
     read_token_file,
 )
+from .peers import ServerKinds
 from .rpc import (
     DEFAULT_MAX_REPLY_SIZE,
     DReturn,
@@ -100,6 +104,9 @@ the extra connections are opened and closed per call)."""
 BANS = BanList()
 """Shared by all clients of the process: clients are often made per call, as in DIRAC."""
 
+PEERS = ServerKinds()
+"""Which URLs are our servers (uploads streamed) and which are not (DIRAC's form), per process."""
+
 # DIRAC's keyword arguments, then ours (snake_case, so they never clash with DIRAC's).
 _DIRAC_KWARGS = frozenset(
     {
@@ -112,17 +119,31 @@ _DIRAC_KWARGS = frozenset(
         "skipCACheck",
         "useAccessToken",
         "VO",
+        "proxyString",
+        "proxyChain",
+        *("keepAliveLapse", "ignoreGateways", "setup", "httpsClient"),  # accepted, ignored
     }
 )
 _OUR_KWARGS = frozenset(
-    {"config", "token", "token_file", "cert_file", "key_file", "max_reply_size"}
+    {"config", "token", "token_file", "cert_file", "key_file", "ca_dir", "max_reply_size"}
 )
-# Left out of rpcStub: DIRAC drops useCertificates; a configuration object cannot be encoded;
-# a token is a secret and stubs get stored and logged.
-_NOT_IN_STUB = frozenset({"useCertificates", "config", "token"})
+# Left out of rpcStub: DIRAC drops useCertificates; a configuration object, a chain object or
+# a client class cannot be encoded; a token or a proxy is a secret, and stubs get stored and
+# logged.
+_NOT_IN_STUB = frozenset(
+    {"useCertificates", "config", "token", "proxyString", "proxyChain", "httpsClient"}
+)
 
 _EXPLICIT_CREDENTIALS = frozenset(
-    {"cert_file", "proxyLocation", "token", "token_file", "useAccessToken"}
+    {
+        "cert_file",
+        "proxyLocation",
+        "proxyString",
+        "proxyChain",
+        "token",
+        "token_file",
+        "useAccessToken",
+    }
 )
 
 _default_config: ConfigTree | None = None
@@ -177,8 +198,16 @@ class TornadoClient:
     ``/DIRAC/Security/UseServerCertificate = yes`` there, ``useCertificates`` defaults to
     true), ``token`` (a bearer token string), ``token_file``,
     ``cert_file`` + ``key_file`` (a certificate presented as itself, e.g. a user certificate:
-    unlike ``useCertificates`` no ``extraCredentials`` is sent), ``max_reply_size`` (bytes, the
-    largest RPC reply read). Any other keyword is a ``TypeError``.
+    unlike ``useCertificates`` no ``extraCredentials`` is sent), ``ca_dir`` (the CA directory
+    to trust, before the configuration's), ``max_reply_size`` (bytes, the largest RPC reply
+    read). Also DIRAC's ``proxyString`` (a proxy as PEM text) and ``proxyChain`` (an
+    ``X509Chain``-like object with ``dumpAllToString()``, or PEM): presented instead of a proxy
+    file. Accepted and ignored, as they mean nothing here: ``keepAliveLapse`` (DISET
+    connections; ours are pooled), ``ignoreGateways`` (no DIRAC gateways are used),
+    ``setup`` (DIRAC setups are gone in DIRAC 9), ``httpsClient`` (DIRAC's choice of client
+    class). Any other keyword is a ``TypeError``.
+
+    DIRAC's attributes, not remote calls: :meth:`getServiceName` and :attr:`serviceURL`.
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -192,6 +221,8 @@ class TornadoClient:
         self._service_name = url
         self._options: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, "useAccessToken": False}
         self._options.update(kwargs)
+        if kwargs.get("ca_dir") is not None:
+            self._options["ca_dir"] = os.fspath(kwargs["ca_dir"])
         config = kwargs.get("config")
         if config is None:
             # DIRAC's gConfig: set_default_config's, else (inside a server) the server's own.
@@ -208,6 +239,19 @@ class TornadoClient:
 
     def __repr__(self) -> str:
         return f"TornadoClient({self._service_name!r})"
+
+    def getServiceName(self) -> str:
+        """The service as given: ``System/Service`` or its URL (DIRAC's attribute)."""
+        return self._service_name
+
+    @property
+    def serviceURL(self) -> str:
+        """The URL the next call goes to first (banned URLs last); ``""`` when the name has
+        no URL."""
+        try:
+            return BANS.order(self._resolve().urls)[0]
+        except URLResolutionError:
+            return ""
 
     def __getattr__(self, name: str) -> Callable[..., DReturn]:
         # Only for names that are not attributes: every public name is a remote method.
@@ -334,6 +378,11 @@ class TornadoClient:
         def send(url: str) -> requests.Response:
             # After a refused connection nothing was read, but rewind anyway: cheap and sure.
             stream.seek(start)
+            kind = self._upload_kind(session, url)
+            if isinstance(kind, requests.Response):
+                return kind  # the ping was redirected: the upload would be, and is not sent
+            if not kind:
+                return self._send_dirac_form(session, url, stream, args, progress)
             body = transfer.ProgressReader(stream, size, progress)
             return session.post(
                 url,
@@ -348,6 +397,56 @@ class TornadoClient:
         url, response = self._post(send)
         return self._reply(response, url, "streamFromClient")
 
+    def _upload_kind(self, session: requests.Session, url: str) -> bool | requests.Response:
+        """Whether ``url`` is one of our servers (see :mod:`.peers`), asking it ``ping`` if
+        unknown; a redirect answering the ping is returned as it is."""
+        known = PEERS.streams_uploads(url)
+        if known is not None:
+            return known
+        fields = form_fields("ping", [], extra_credentials=self._extra_credentials())
+        response = session.post(
+            url,
+            data=fields,
+            timeout=self._timeout,
+            headers=self._headers(),
+            stream=True,
+            allow_redirects=False,
+        )
+        PEERS.note(url, response)
+        if 300 <= response.status_code < 400:
+            return response
+        response.close()
+        return bool(PEERS.streams_uploads(url))
+
+    def _send_dirac_form(
+        self,
+        session: requests.Session,
+        url: str,
+        stream: IO[bytes],
+        args: list[Any],
+        progress: transfer.Progress | None,
+    ) -> requests.Response:
+        """DIRAC's ``sendFile``: one RPC whose last argument is the whole file (in memory)."""
+        size = args[-1]
+        content = stream.read(size)
+        fields = form_fields(
+            "streamFromClient",
+            [*args, content],
+            extra_credentials=self._extra_credentials(),
+            client_vo=self._vo(),
+        )
+        response = session.post(
+            url,
+            data=fields,
+            timeout=self._timeout,
+            headers=self._headers(),
+            stream=True,
+            allow_redirects=False,
+        )
+        if progress is not None and content:
+            progress(len(content), size)
+        return response
+
     def _reply(
         self,
         response: requests.Response,
@@ -356,6 +455,7 @@ class TornadoClient:
         deadline: Deadline | None = None,
     ) -> DReturn:
         """The result in a ``stream=True`` answer, its body read within ``max_reply_size``."""
+        PEERS.note(url, response)
         with response:
             try:
                 body = read_body(response, url, self._max_reply_size)
@@ -416,18 +516,23 @@ class TornadoClient:
     def _get_session(self) -> requests.Session:
         with self._lock:
             if self._session is None:
-                credentials = self._credentials()
-                self._token = credentials.token
-                self._session = make_session(
-                    credentials.ca_dir,
-                    credentials.cert_file,
-                    credentials.key_file,
-                    pool_size=POOL_SIZE,
-                    verify_server=credentials.verify_server,
-                )
+                with ExitStack() as stack:
+                    pem = proxy_pem(
+                        self._options.get("proxyString"), self._options.get("proxyChain")
+                    )
+                    in_memory = stack.enter_context(pem_file(pem)) if pem is not None else None
+                    credentials = self._credentials(in_memory)
+                    self._token = credentials.token
+                    self._session = make_session(
+                        credentials.ca_dir,
+                        credentials.cert_file,
+                        credentials.key_file,
+                        pool_size=POOL_SIZE,
+                        verify_server=credentials.verify_server,
+                    )
             return self._session
 
-    def _credentials(self) -> ClientCredentials:
+    def _credentials(self, proxy_in_memory: Path | None = None) -> ClientCredentials:
         options = self._options
         token: str | None = options.get("token")
         if token is None and options.get("token_file"):
@@ -441,11 +546,13 @@ class TornadoClient:
             key = Path(options["key_file"]) if options.get("key_file") else None
         elif options.get("useCertificates"):
             cert, key = host_certificate(self._config)
+        elif proxy_in_memory is not None:
+            cert = proxy_in_memory
         elif token is None or options.get("proxyLocation"):
             # With a token the proxy is only sent when asked for explicitly.
             cert = find_proxy(options.get("proxyLocation"))
         return ClientCredentials(
-            ca_dir=find_ca_dir(self._config),
+            ca_dir=Path(options["ca_dir"]) if options.get("ca_dir") else find_ca_dir(self._config),
             cert_file=cert,
             key_file=key,
             token=token,
