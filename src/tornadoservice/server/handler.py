@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, stream_request_body
 
+from tornadoservice._version import __version__
 from tornadoservice.core.log import DiracLogger, escape_control
 from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
@@ -49,6 +50,9 @@ access_log = logging.getLogger("tornadoservice.access")
 
 RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
+VERSION_HEADER = "X-Tornadoservice-Version"
+"""On every answer of ours (DIRAC's servers do not send it): ``sendFile`` streams to such a
+server, and sends DIRAC's form to any other."""
 
 DRAIN_BEFORE_REFUSING = 1024 * 1024
 """A refused body up to this size is read (and dropped) before the refusal is sent."""
@@ -90,6 +94,10 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         """Called before every exported method (in the same thread as a sync method)."""
 
     # ------------------------------------------------------------------ per-request state
+    def set_default_headers(self) -> None:
+        # On every answer, errors included: clients learn that this server streams uploads.
+        self.set_header(VERSION_HEADER, __version__)
+
     def initialize(self) -> None:
         self._started = time.perf_counter()
         self._chunks: list[bytes] = []

@@ -27,6 +27,7 @@ from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from tornadoservice.config.active import clear_active, set_active
+from tornadoservice.config.locations import SYSTEM_GRID_SECURITY, ca_location, host_cert_and_key
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.forwarded import parse_trusted_proxies
@@ -53,13 +54,6 @@ log = logging.getLogger("tornadoservice.server")
 
 class ServerStartError(RuntimeError):
     """The server cannot start; the message is one line, meant for the operator."""
-
-
-def _security_path(config: ConfigTree, option: str, env: str | None, fallback: str) -> Path:
-    value = config.get(f"/DIRAC/Security/{option}")
-    if not value and env:
-        value = os.environ.get(env)
-    return Path(value or fallback).expanduser()
 
 
 def _voms_trust(config: ConfigTree) -> VomsTrust | None:
@@ -218,11 +212,9 @@ class TornadoServer:
 
     # ------------------------------------------------------------------ start
     def tls_files(self) -> tuple[Path, Path, Path]:
-        cert = _security_path(self.config, "CertFile", None, "/etc/grid-security/hostcert.pem")
-        key = _security_path(self.config, "KeyFile", None, "/etc/grid-security/hostkey.pem")
-        ca_dir = _security_path(
-            self.config, "CALocation", "X509_CERT_DIR", "/etc/grid-security/certificates"
-        )
+        """Certificate, key and CA directory, found as DIRAC does (``Grid-Security`` first)."""
+        cert, key = host_cert_and_key(self.config)
+        ca_dir = ca_location(self.config) or SYSTEM_GRID_SECURITY / "certificates"
         return cert, key, ca_dir
 
     def _by_port(self) -> dict[int, list[ServiceSpec]]:
