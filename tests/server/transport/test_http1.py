@@ -210,3 +210,20 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(client: Client) -> 
     started = time.monotonic()
     assert client.closed_within(10)
     assert 0.8 <= time.monotonic() - started < 10
+
+
+def refused_handshake(server: LiveServer, pki: ServerPKI) -> None:
+    """Call with a certificate from a CA the server does not trust (raises ssl.SSLError)."""
+    cred = pki.foreign_user
+    context = client_ssl_context(pki.ca_dir, cred.cert, cred.key)
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(_request(_form("echo", "refused")))
+        tls.recv(1024)
+
+
+def test_a_client_certificate_from_an_unknown_ca_is_a_tls_error(
+    server: LiveServer, server_pki: ServerPKI
+) -> None:
+    with pytest.raises(ssl.SSLError):
+        refused_handshake(server, server_pki)

@@ -4,8 +4,24 @@ It serves Tornado's unchanged ``Application`` (and so every ``TornadoService``):
 ``HTTPMessageDelegate`` that ``Application.start_request`` returns and implements
 ``httputil.HTTPConnection`` for the answer, in place of Tornado's ``IOStream`` and
 ``HTTP1Connection``. Selected with ``/Systems/Tornado/HTTPImplementation = httptools``.
+
+``HttptoolsServer`` is imported on first use: the handler modules import
+:mod:`.connection` alone, and the listener imports them back.
 """
 
-from tornadoservice.server.transport.listener import HttptoolsServer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tornadoservice.server.transport.listener import HttptoolsServer
 
 __all__ = ["HttptoolsServer"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HttptoolsServer":
+        from tornadoservice.server.transport.listener import HttptoolsServer
+
+        return HttptoolsServer
+    raise AttributeError(name)

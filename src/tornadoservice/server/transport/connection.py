@@ -17,14 +17,10 @@ from typing import TYPE_CHECKING
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from tornadoservice.core.returnvalues import S_ERROR
-from tornadoservice.server.errors import STATUS_ERRNO
-from tornadoservice.wire.jencode import encode
-
 if TYPE_CHECKING:
     from tornadoservice.server.transport.protocol import HTTPProtocol
 
-__all__ = ["ConnectionContext", "RequestConnection", "error_response"]
+__all__ = ["ConnectionContext", "RequestConnection"]
 
 
 class ConnectionContext:
@@ -40,17 +36,6 @@ class ConnectionContext:
 
     def __str__(self) -> str:
         return self.remote_ip
-
-
-def error_response(status: int, reason: str, message: str) -> bytes:
-    """A complete answer (closing the connection) with DIRAC's JSON ``S_ERROR`` body."""
-    err_no = STATUS_ERRNO.get(status, 0)
-    body = encode(S_ERROR(err_no, message) if err_no else S_ERROR(message)).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode("latin1") + body
 
 
 class RequestConnection(httputil.HTTPConnection):

@@ -24,21 +24,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import zlib
 from collections import deque
 from collections.abc import Awaitable
+from http.client import responses
 from typing import TYPE_CHECKING, Any
 
 import httptools
 from tornado import httputil
 from tornado.iostream import StreamClosedError
-from tornado.util import GzipDecompressor
 
+from tornadoservice.core.log import escape_control
+from tornadoservice.server.httpserver import (
+    REFUSAL_DRAIN,
+    REFUSAL_LINGER,
+    _RequestGuard,
+    error_answer,
+)
 from tornadoservice.server.transport.connection import (
     ConnectionContext,
     RequestConnection,
     closed_future,
-    error_response,
 )
 
 if TYPE_CHECKING:
@@ -48,13 +53,13 @@ if TYPE_CHECKING:
 __all__ = ["HIGH_WATER", "HTTPProtocol"]
 
 log = logging.getLogger("tornadoservice.server")
+request_log = logging.getLogger("tornadoservice.request")
 
 HIGH_WATER = 1024 * 1024
 """Bytes of parsed, undelivered body after which reading from the socket pauses."""
 LOW_WATER = 256 * 1024
 MAX_QUEUED_EVENTS = 256
 """Parsed, undelivered events (pipelined requests) after which reading pauses."""
-GZIP_CHUNK = 64 * 1024
 
 # Queue events: (kind, payload)
 _HEADERS, _BODY_START, _BODY, _END, _ERROR, _ABORT = range(6)
@@ -62,11 +67,11 @@ _STARTS = (_HEADERS, _ERROR)  # wait for the previous answer to end
 
 
 class _RefusedError(Exception):
-    """Raised in a parser callback: answer ``status`` and close."""
+    """Raised in a parser callback: answer ``status`` (a JSON ``S_ERROR``) and close."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
+        self.status, self.message = status, message
 
 
 class HTTPProtocol:
@@ -86,6 +91,7 @@ class HTTPProtocol:
         self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._events: deque[tuple[int, Any]] = deque()
         self._queued_bytes = 0
+        self._lingering: int | None = None
         self._blocked = False
         self._pumping = False
         self._current: RequestConnection | None = None
@@ -123,7 +129,13 @@ class HTTPProtocol:
     def data_received(self, data: bytes) -> None:
         parser = self._parser
         if parser is None:
-            return  # after an error or an upgrade: nothing more is read
+            # After an error or an upgrade: nothing more is parsed; after a refusal, a little
+            # more is read and dropped.
+            if self._lingering is not None:
+                self._lingering += len(data)
+                if self._lingering > REFUSAL_DRAIN:
+                    self.close()
+            return
         self._began = False
         try:
             parser.feed_data(data)
@@ -138,9 +150,7 @@ class HTTPProtocol:
             elif self._in_body:
                 self._events.append((_ABORT, f"malformed request body: {exc}"))
             else:
-                self._events.append(
-                    (_ERROR, _RefusedError(400, "Bad Request", "Malformed request"))
-                )
+                self._events.append((_ERROR, _RefusedError(400, f"Malformed HTTP request: {exc}")))
         else:
             if self._in_head and not self._began:
                 self._head_wire += len(data)
@@ -196,7 +206,8 @@ class HTTPProtocol:
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self.server.max_header_size:
-            raise _RefusedError(414, "URI Too Long", "Request URL too long")
+            limit = self.server.max_header_size
+            raise _RefusedError(414, f"The request line is longer than {limit} bytes")
         self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -207,9 +218,8 @@ class HTTPProtocol:
         self._headers.add(name.decode("latin1"), value.decode("latin1"))
 
     def _head_refusal(self) -> _RefusedError:
-        return _RefusedError(
-            431, "Request Header Fields Too Large", "Request header fields too large"
-        )
+        limit = self.server.max_header_size
+        return _RefusedError(431, f"The request head is longer than {limit} bytes")
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -219,9 +229,7 @@ class HTTPProtocol:
         self._idle_since = None
         version = parser.get_http_version()
         if version not in ("1.1", "1.0"):
-            raise _RefusedError(
-                505, "HTTP Version Not Supported", f"HTTP/{version} is not supported"
-            )
+            raise _RefusedError(505, f"HTTP/{version} is not supported")
         start_line = httputil.RequestStartLine(
             parser.get_method().decode("latin1"), self._url.decode("latin1"), f"HTTP/{version}"
         )
@@ -311,9 +319,13 @@ class HTTPProtocol:
     ) -> Awaitable[Any] | None:
         connection = RequestConnection(self, start_line, headers, keep and not self.stopping)
         self._current = connection
-        delegate = self.server.app.start_request(self, connection)
-        if self.server.decompress and headers.get("Content-Encoding", "").lower() == "gzip":
-            delegate = _GzipDelegate(delegate)
+        # As RPCHTTPServer: gzip inflated in bounded steps (the service answers 400 for a broken
+        # one, 413 for a bomb) and a JSON 400 for a query string Tornado cannot parse.
+        delegate = _RequestGuard(
+            self.server.app.start_request(self, connection),
+            connection,
+            self.server.max_body_size if self.server.decompress else None,
+        )
         connection.delegate = delegate
         if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
             timeout = self.server.body_timeout
@@ -361,26 +373,40 @@ class HTTPProtocol:
         delegate.finish()
 
     def _too_large(self, connection: RequestConnection) -> None:
-        log.info(
-            "request body from %s larger than %d bytes: closing the connection",
-            self.context,
-            connection.max_body_size,
-        )
-        if not connection.headers_written:
-            limit = connection.max_body_size
-            self._write_error(
-                _RefusedError(413, "Payload Too Large", f"Request body larger than {limit} bytes")
-            )
-        self.close()
+        limit = connection.max_body_size
+        if connection.headers_written:
+            log.info("request body from %s larger than %d bytes: closing", self.context, limit)
+            self.close()
+            return
+        self._refuse(_RefusedError(413, f"Request body larger than {limit} bytes"))
 
     def _refuse(self, refused: _RefusedError) -> None:
-        log.warning("%d %s: %s", refused.status, self.context, refused.message)
+        """Answer a request that cannot be served, then read on a little before closing (closing
+        with unread bytes resets the connection, and the client could lose the answer)."""
+        request_log.warning(
+            "%d %s: %s", refused.status, self._peer(), escape_control(refused.message)
+        )
         self._write_error(refused)
-        self.close()
+        self._parser = None
+        self._events.clear()
+        self._lingering = 0
+        self.loop.call_later(REFUSAL_LINGER, self.close)
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
 
     def _write_error(self, refused: _RefusedError) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(error_response(refused.status, refused.reason, refused.message))
+        if self.transport is None or self.closed:
+            return
+        headers, body = error_answer(refused.status, refused.message)
+        lines = [f"HTTP/1.1 {refused.status} {responses.get(refused.status, 'Error')}\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in headers.get_all())
+        lines.append("\r\n")
+        self.transport.write("".join(lines).encode("latin1") + body)
+
+    def _peer(self) -> str:
+        address = self.context.address
+        return f"{address[0]}:{address[1]}" if address else "?"
 
     # ------------------------------------------------------------------ the answer
     def send(self, data: bytes) -> asyncio.Future[None]:
@@ -500,45 +526,3 @@ class HTTPProtocol:
             self.context,
         )
         self.abort()
-
-
-class _GzipDelegate(httputil.HTTPMessageDelegate):
-    """Inflates a ``Content-Encoding: gzip`` body before the delegate sees it (as Tornado's
-    ``decompress_request``); the handler counts its size limit on the inflated bytes."""
-
-    def __init__(self, delegate: httputil.HTTPMessageDelegate) -> None:
-        self.delegate = delegate
-        self.decompressor = GzipDecompressor()
-
-    def headers_received(
-        self,
-        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
-        headers: httputil.HTTPHeaders,
-    ) -> Awaitable[None] | None:
-        headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
-        del headers["Content-Encoding"]
-        return self.delegate.headers_received(start_line, headers)
-
-    async def data_received(self, chunk: bytes) -> None:
-        pending = chunk
-        while pending:
-            try:
-                inflated = self.decompressor.decompress(pending, GZIP_CHUNK)
-            except zlib.error as exc:
-                raise httputil.HTTPInputError(f"malformed gzip body: {exc}") from exc
-            if inflated:
-                waiter = self.delegate.data_received(inflated)
-                if waiter is not None:
-                    await waiter
-            pending = self.decompressor.unconsumed_tail
-            if pending and not inflated:
-                raise httputil.HTTPInputError("gzip body makes no progress")
-
-    def finish(self) -> None:
-        tail = self.decompressor.flush()
-        if tail:
-            self.delegate.data_received(tail)
-        self.delegate.finish()
-
-    def on_connection_close(self) -> None:
-        self.delegate.on_connection_close()

@@ -191,6 +191,10 @@ class TLSLayer(asyncio.Protocol):
             if self._incoming.pending:
                 self._read()
 
+    def get_write_buffer_size(self) -> int:
+        """Encrypted bytes waiting to be sent (what a write timeout watches shrink)."""
+        return self.raw.get_write_buffer_size() if self.raw is not None else 0
+
     def set_write_buffer_limits(self, high: int, low: int) -> None:
         if self.raw is not None:
             self.raw.set_write_buffer_limits(high=high, low=low)
