@@ -60,6 +60,13 @@ def test_init_serves_as_is_and_its_printed_lines_work(tmp_path: Path) -> None:
         # The uploaded file is listed by the async method, and its size read by the sync one.
         after = _bash(then[1], elsewhere)
         assert after[0] == 0 and '"uploaded.txt"' in after[1], after
+        # The example service keeps to its DataDir: a path is no file name.
+        outside = _bash(then[0].replace("'\"hello.txt\"'", "'\"../dirac.cfg\"'"), elsewhere)
+        assert outside[0] == 1 and "No such file" in outside[2], outside
+        upload = shlex.split(then[5])
+        escape = _bash(shlex.join([*upload[:-1], "../escaped.txt"]), elsewhere)
+        assert escape[0] == 1 and "not a plain file name" in escape[2], escape
+        assert not (setup / "escaped.txt").exists()
     assert "Traceback" not in server.stderr
 
 
