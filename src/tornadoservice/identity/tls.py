@@ -308,7 +308,8 @@ def peer_chain(connection: ssl.SSLObject | ssl.SSLSocket) -> list[x509.Certifica
 
     The verified chain is what OpenSSL built and checked against the CA directory (it ends with
     the trusted CA), never merely what the client sent. Tornado's ``IOStream.socket`` is the
-    ``ssl.SSLSocket`` to pass here. Call it once per connection: the chain cannot change.
+    ``ssl.SSLSocket`` to pass here; the httptools transport's connection gives its
+    ``ssl.SSLObject`` under the same name. Call it once per connection: the chain cannot change.
 
     Raises :class:`PeerChainError` when the context does not verify peers, the connection is
     closed or has not completed its handshake, or the peer sent a certificate but no verified

@@ -79,6 +79,8 @@ class AuthenticationSchemes(RequestHandler):
         )
 
     def _connection_identity(self) -> X509Identity | None:
+        # The TCP connection: Tornado's IOStream, or the httptools transport's HTTPProtocol;
+        # both give the TLS object as ``socket``.
         stream = self.request.connection.stream  # type: ignore[union-attr]
         try:
             cached = _connection_identities[stream]
