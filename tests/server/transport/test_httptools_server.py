@@ -75,6 +75,30 @@ def test_a_malformed_request_is_a_json_400_and_closes(
     assert any(r.levelno == logging.WARNING and "400" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("extra", "path", "status", "what"),
+    [
+        ("".join(f"X-Filler-{i}: {'y' * 1000}\r\n" for i in range(70)), PATH, 431, "head"),
+        ("", PATH + "?pad=" + "z" * 70000, 414, "line"),
+    ],
+)
+def test_a_request_head_over_the_limit_is_answered_then_closed(
+    client: Client, extra: str, path: str, status: int, what: str
+) -> None:
+    client.tls.sendall(_request(_form("echo", "big"), extra=extra, path=path))
+    answered, headers, body = client.response()
+    assert answered == status and headers["connection"] == "close"
+    assert f"The request {what} is longer than 65536 bytes" in json.loads(body)["Message"]
+    assert client.closed_within(5)
+
+
+def test_a_head_just_under_the_limit_is_served(client: Client) -> None:
+    extra = "".join(f"X-Filler-{i}: {'y' * 1000}\r\n" for i in range(60))
+    client.tls.sendall(_request(_form("echo", "big head"), extra=extra))
+    status, _, body = client.response()
+    assert status == 200 and _value(body) == "big head"
+
+
 def test_a_pipelined_request_after_a_malformed_one_is_not_served(client: Client) -> None:
     client.tls.sendall(_request(_form("echo", "first")) + b"GARBAGE\r\n\r\n")
     status, _, body = client.response()
