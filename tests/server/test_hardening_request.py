@@ -61,15 +61,6 @@ def server(request: pytest.FixtureRequest, server_pki: ServerPKI) -> Iterator[Li
         yield live
 
 
-@pytest.fixture(scope="module")
-def tornado_server(server_pki: ServerPKI) -> Iterator[LiveServer]:
-    """Tornado's own transport: the answers RPCHTTPServer adds to what Tornado does."""
-    config = dummy_config(server_pki)
-    config.set_option("/Systems/Tornado/MaxBodySize", str(MAX_BODY))
-    with live_server(config, {DUMMY: CarelessService}, http_implementation="tornado") as live:
-        yield live
-
-
 def problems(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -177,22 +168,20 @@ def test_more_than_a_thousand_form_fields_is_413(
 
 
 def test_an_invalid_gzip_body_is_a_json_400(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     session = session_for(server_pki.proxy)
     caplog.clear()
-    response = post(
-        tornado_server, session, b"not gzip at all", **FORM, **{"Content-Encoding": "gzip"}
-    )
+    response = post(server, session, b"not gzip at all", **FORM, **{"Content-Encoding": "gzip"})
     assert_clean_refusal(response, caplog, 400, "gzip body is not valid")
-    still_serving(tornado_server, session)
+    still_serving(server, session)
 
 
 def test_a_truncated_gzip_body_is_a_json_400(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
@@ -200,15 +189,15 @@ def test_a_truncated_gzip_body_is_a_json_400(
     session = session_for(server_pki.proxy)
     whole = gzip.compress(b"method=echo&args=%5B%22zipped%22%5D")
     caplog.clear()
-    response = post(tornado_server, session, whole[:-6], **FORM, **{"Content-Encoding": "gzip"})
+    response = post(server, session, whole[:-6], **FORM, **{"Content-Encoding": "gzip"})
     assert_clean_refusal(response, caplog, 400, "gzip body is truncated")
-    assert post(tornado_server, session, whole, **FORM, **{"Content-Encoding": "gzip"}).text == (
+    assert post(server, session, whole, **FORM, **{"Content-Encoding": "gzip"}).text == (
         '{"OK": true, "Value": "zipped"}'
     )
 
 
 def test_a_gzip_bomb_past_tornados_ceiling_is_a_json_413(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
@@ -219,13 +208,13 @@ def test_a_gzip_bomb_past_tornados_ceiling_is_a_json_413(
     bomb = gzip.compress(b"method=echo&args=" + b"0" * (8 << 20))
     assert len(bomb) < 16 * 1024
     caplog.clear()
-    response = post(tornado_server, session, bomb, **FORM, **{"Content-Encoding": "gzip"})
+    response = post(server, session, bomb, **FORM, **{"Content-Encoding": "gzip"})
     assert_clean_refusal(response, caplog, 413, f"larger than {MAX_BODY} bytes")
-    still_serving(tornado_server, session)
+    still_serving(server, session)
 
 
 def test_too_many_query_fields_is_a_json_400(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
@@ -233,15 +222,13 @@ def test_too_many_query_fields_is_a_json_400(
     session = session_for(server_pki.proxy)
     query = "&".join(f"q{i}=1" for i in range(1001))
     caplog.clear()
-    response = session.post(
-        tornado_server.url(DUMMY) + "?" + query, data={"method": "echo"}, timeout=30
-    )
+    response = session.post(server.url(DUMMY) + "?" + query, data={"method": "echo"}, timeout=30)
     assert_clean_refusal(response, caplog, 400, "Max number of fields exceeded")
-    still_serving(tornado_server, session)
+    still_serving(server, session)
 
 
 def test_a_request_head_over_the_limit_is_431(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
@@ -249,17 +236,17 @@ def test_a_request_head_over_the_limit_is_431(
     session = session_for(server_pki.proxy)
     caplog.clear()
     response = session.post(
-        tornado_server.url(DUMMY),
+        server.url(DUMMY),
         data={"method": "echo"},
         headers={f"X-Filler-{i}": "y" * 1000 for i in range(70)},
         timeout=30,
     )
     assert_clean_refusal(response, caplog, 431, "request head is longer than 65536 bytes")
-    still_serving(tornado_server, session)
+    still_serving(server, session)
 
 
 def test_a_request_line_over_the_limit_is_414(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
@@ -267,19 +254,19 @@ def test_a_request_line_over_the_limit_is_414(
     session = session_for(server_pki.proxy)
     caplog.clear()
     response = session.post(
-        tornado_server.url(DUMMY) + "?method=echo&pad=" + "z" * 70000,
+        server.url(DUMMY) + "?method=echo&pad=" + "z" * 70000,
         data={"args": "[]"},
         timeout=30,
     )
     assert_clean_refusal(response, caplog, 414, "request line is longer than 65536 bytes")
-    still_serving(tornado_server, session)
+    still_serving(server, session)
 
 
 def test_a_head_just_under_the_limit_is_served(
-    tornado_server: LiveServer, session_for: Sessions, server_pki: ServerPKI
+    server: LiveServer, session_for: Sessions, server_pki: ServerPKI
 ) -> None:
     response = session_for(server_pki.proxy).post(
-        tornado_server.url(DUMMY),
+        server.url(DUMMY),
         data={"method": "echo", "args": '["big head"]'},
         headers={f"X-Filler-{i}": "y" * 1000 for i in range(60)},
         timeout=30,
@@ -444,14 +431,14 @@ def test_a_declared_upload_method_takes_a_streamed_body(
 
 
 def test_a_streamed_body_cannot_be_compressed(
-    tornado_server: LiveServer,
+    server: LiveServer,
     session_for: Sessions,
     server_pki: ServerPKI,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.clear()
     response = session_for(server_pki.proxy).post(
-        tornado_server.url(DUMMY) + "?method=putChunk&args=%5B%22z%22%5D",
+        server.url(DUMMY) + "?method=putChunk&args=%5B%22z%22%5D",
         data=gzip.compress(b"x" * 1000),
         headers={"Content-Type": "application/octet-stream", "Content-Encoding": "gzip"},
         timeout=30,
