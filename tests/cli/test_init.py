@@ -77,7 +77,8 @@ def test_init_writes_a_commented_config_with_security_and_registry(tmp_path: Pat
     tree = ConfigTree.load(config_file)
     assert tree.get("/Systems/Tornado/Port") == "8443"
     for option in ("CertFile", "KeyFile", "CALocation"):
-        assert Path(tree.get(f"/DIRAC/Security/{option}")).exists(), option
+        value = tree.get(f"/DIRAC/Security/{option}")
+        assert value and Path(value).is_absolute() and Path(value).exists(), option
     assert tree.get("/Registry/Users/dev/DN") == "/C=ch/O=tornadoservice/OU=dev/CN=dev"
     assert tree.get("/Registry/Hosts/localhost/DN") == "/C=ch/O=tornadoservice/OU=dev/CN=localhost"
     assert tree.get("/Systems/Example/Services/Catalog/HandlerPath") == "catalog.py"
