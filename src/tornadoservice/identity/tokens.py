@@ -1,6 +1,7 @@
 """JWT bearer tokens: which issuers are trusted, and verifying a token against them (PyJWT).
 
-Issuers are configured in the registry, one section each::
+Issuers are configured in the registry, one section each (the comments are on the right here
+for brevity only: a ``.cfg`` file has no inline comments, so each goes on a line of its own)::
 
     Registry
     {
