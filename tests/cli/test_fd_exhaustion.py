@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.cli.support import ServerProcess, running_server
@@ -56,9 +57,16 @@ def _flood(port: int) -> Iterator[list[socket.socket]]:
         yield sockets
 
 
-def _start(tmp_path: Path) -> tuple[DemoFiles, list[str | Path]]:
+def _start(tmp_path: Path, transport: str) -> tuple[DemoFiles, list[str | Path]]:
     demo = ensure_demo(tmp_path / "state")
-    return demo, ["serve", "--config", demo.config, "--host", "127.0.0.1", "--port", "0"]
+    chosen = tmp_path / "transport.cfg"
+    chosen.write_text(
+        f"Systems\n{{\n  Tornado\n  {{\n    HTTPImplementation = {transport}\n  }}\n}}\n"
+    )
+    return demo, [
+        "serve", "--config", demo.config, "--config", chosen,
+        "--host", "127.0.0.1", "--port", "0",
+    ]  # fmt: skip
 
 
 def _url(server: ServerProcess) -> tuple[str, int]:
@@ -66,8 +74,9 @@ def _url(server: ServerProcess) -> tuple[str, int]:
     return url, int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
-def test_out_of_descriptors_pauses_accepting(tmp_path: Path) -> None:
-    demo, args = _start(tmp_path)
+@pytest.mark.parametrize("transport", ["tornado", "httptools"])
+def test_out_of_descriptors_pauses_accepting(tmp_path: Path, transport: str) -> None:
+    demo, args = _start(tmp_path, transport)
     with (
         running_server(args, output_dir=tmp_path / "logs", preexec_fn=_low_fd_limit) as server,
         make_session(demo.ca_dir, demo.proxy) as session,

@@ -37,6 +37,7 @@ from tests.support.pki import ServerPKI
 from tornadoservice.client.transport import make_session
 from tornadoservice.server.demo_state import ensure_demo
 from tornadoservice.server.server import ServerStartError, TornadoServer
+from tornadoservice.server.transport import HttptoolsServer
 
 HANDSHAKE_TIMEOUT = 0.5
 
@@ -58,8 +59,6 @@ def client(server: LiveServer, server_pki: ServerPKI) -> Iterator[Client]:
 
 
 def test_the_server_runs_on_the_httptools_transport(server: LiveServer) -> None:
-    from tornadoservice.server.transport import HttptoolsServer
-
     assert all(isinstance(s, HttptoolsServer) for s in server.server.servers)
 
 
@@ -220,3 +219,17 @@ def test_workers_on_the_httptools_transport_share_the_port_and_drain(tmp_path: P
         slow.join(30)
         assert results and results[0].json()["OK"] is True
         assert served.wait_exit(30) == 0
+
+
+def test_refused_handshakes_leave_no_connection_behind(
+    server: LiveServer, server_pki: ServerPKI
+) -> None:
+    for _ in range(3):
+        with pytest.raises(ssl.SSLError):
+            refused_handshake(server, server_pki)
+    (transport,) = server.server.servers
+    assert isinstance(transport, HttptoolsServer)
+    deadline = time.monotonic() + 5
+    while transport.connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not transport.connections

@@ -5,8 +5,8 @@
 
 * each accepted connection gets the ``ssl_options`` in force at that moment (a reload with
   SIGHUP changes it for new connections only) and ``handshake_timeout`` (:mod:`.tls`);
-* asyncio's accept loop backs off by itself when the process is out of file descriptors
-  (EMFILE/ENFILE: it stops accepting for a second, then tries again) instead of spinning;
+* out of file descriptors, accepting pauses (0.1 s doubling to 1 s, one warning a pause), as
+  for Tornado's transport (:mod:`tornadoservice.server.accept`);
 * ``stop`` stops accepting and closes the idle connections; a connection with a request in
   progress closes after its answer (``Connection: close``).
 """
@@ -18,9 +18,11 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterable
+from typing import Any
 
 from tornado import httputil
 
+from tornadoservice.server.accept import AcceptBackoff
 from tornadoservice.server.transport.connection import ConnectionContext
 from tornadoservice.server.transport.protocol import HTTPProtocol
 from tornadoservice.server.transport.tls import TLSLayer
@@ -28,9 +30,6 @@ from tornadoservice.server.transport.tls import TLSLayer
 __all__ = ["HttptoolsServer"]
 
 log = logging.getLogger("tornadoservice.server")
-
-BACKLOG = 128
-"""``listen()`` backlog, as Tornado's ``bind_sockets``."""
 
 
 class HttptoolsServer:
@@ -60,22 +59,33 @@ class HttptoolsServer:
         self.loop = asyncio.get_event_loop()
         self.stopping = False
         self.connections: set[HTTPProtocol] = set()
-        self._listeners: list[asyncio.Server] = []
-        self._starting: list[asyncio.Task[None]] = []
+        self._acceptors: list[AcceptBackoff] = []
+        self._opening: set[asyncio.Task[Any]] = set()
         self._sockets: list[socket.socket] = []
 
     # ------------------------------------------------------------------ listening
     def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
-        """Accept on ``sockets`` (already bound and listening) from the loop's next turn."""
+        """Accept on ``sockets`` (bound and listening), pausing when descriptors run out, as
+        Tornado's transport does here (:class:`~tornadoservice.server.accept.AcceptBackoff`)."""
         for sock in sockets:
             self._sockets.append(sock)
-            self._starting.append(self.loop.create_task(self._serve(sock)))
+            self._acceptors.append(AcceptBackoff(sock, self._on_accept))
 
-    async def _serve(self, sock: socket.socket) -> None:
-        listener = await self.loop.create_server(
-            self._accepted, sock=sock, backlog=BACKLOG, start_serving=True
+    def _on_accept(self, connection: socket.socket, address: Any) -> None:
+        if self.stopping:
+            connection.close()
+            return
+        connection.setblocking(False)
+        task = self.loop.create_task(
+            self.loop.connect_accepted_socket(self._accepted, sock=connection)
         )
-        self._listeners.append(listener)
+        self._opening.add(task)
+        task.add_done_callback(lambda done: self._opened_socket(done, connection))
+
+    def _opened_socket(self, task: asyncio.Task[Any], connection: socket.socket) -> None:
+        self._opening.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            connection.close()  # it went away before its transport was made
 
     def _accepted(self) -> TLSLayer:
         """A new TCP connection: TLS with the context in force now, then HTTP."""
@@ -95,10 +105,8 @@ class HttptoolsServer:
     def stop(self) -> None:
         """Stop accepting; close idle connections, the others after their current answer."""
         self.stopping = True
-        for task in self._starting:
-            task.cancel()
-        for listener in self._listeners:
-            listener.close()
+        for acceptor in self._acceptors:
+            acceptor.remove()
         for sock in self._sockets:
             sock.close()
         for protocol in list(self.connections):

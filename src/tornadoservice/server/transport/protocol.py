@@ -118,7 +118,15 @@ class HTTPProtocol:
     def connection_made(self, transport: TLSLayer) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(high=256 * 1024, low=64 * 1024)
+        if self.stopping:
+            self.close()  # the server stopped during the handshake
+            return
         self._set_idle()
+
+    def handshake_failed(self) -> None:
+        """The connection ended before its TLS handshake did."""
+        self.closed = True
+        self.server.connection_closed(self)
 
     @property
     def socket(self) -> ssl.SSLObject | None:

@@ -84,6 +84,8 @@ class TLSLayer(asyncio.Protocol):
             self._timer = None
         if self.ready:
             self.app.connection_lost(exc)
+        else:
+            self.app.handshake_failed()
 
     def pause_writing(self) -> None:
         if self.ready:
