@@ -337,4 +337,4 @@ def test_large_bodies_are_parsed_decoded_and_encoded_off_the_ioloop(
     finally:
         state.executor = real
         spy.shutdown()
-    assert submitted == ["_read_form", "_decode_args", "_serialize"]
+    assert submitted == ["_read_form", "_decode_args", "_serialize_aside"]

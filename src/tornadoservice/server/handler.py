@@ -382,7 +382,15 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         """Runs in a worker thread: the request hook, the method, and the JSON encoding."""
         self.initializeRequest()
         result = exported.call(self, args)
-        return self._serialize(result)
+        return self._serialize_aside(result)
+
+    def _serialize_aside(self, result: Any) -> tuple[bool, Any]:
+        """``_serialize`` in a worker thread; a large JSON text comes back as bytes, so that the
+        IOLoop neither encodes it nor holds it twice."""
+        is_json, payload = self._serialize(result)
+        if is_json and len(payload) >= OFF_LOOP_BYTES:
+            return True, payload.encode()
+        return is_json, payload
 
     def _serialize(self, result: Any) -> tuple[bool, Any]:
         """``(True, json_text)`` for a plain JSON answer, ``(False, result)`` for anything else."""
@@ -413,7 +421,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
                 result = await exported.call(self, args)
                 if self._body_size >= OFF_LOOP_BYTES:
                     # A large request (echo of it) likely makes a large answer: encode it aside.
-                    is_json, payload = await runtime.state.executor.call(self._serialize, result)
+                    is_json, payload = await runtime.state.executor.call(
+                        self._serialize_aside, result
+                    )
                 else:
                     is_json, payload = self._serialize(result)
             else:
@@ -442,7 +452,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         if is_json:
             self.set_header("Content-Type", "application/json")
             if len(payload) >= OFF_LOOP_BYTES:
-                await self._send_in_chunks(payload.encode())
+                await self._send_in_chunks(
+                    payload if isinstance(payload, bytes) else payload.encode()
+                )
                 return
             self.finish(payload)
             return
