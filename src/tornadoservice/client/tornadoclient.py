@@ -92,6 +92,7 @@ from .rpc import (
 )
 from .transfer import RESULT_HEADER
 from .transport import Deadline, call_deadline, make_session
+from .upload import Upload
 from .urls import BanList, ServiceURLs, URLResolutionError, resolve_urls
 
 __all__ = ["BANS", "POOL_SIZE", "TornadoClient", "executeRPCStub", "set_default_config"]
@@ -359,93 +360,23 @@ class TornadoClient:
         token: str,
         progress: transfer.Progress | None,
     ) -> DReturn:
-        session = self._get_session()
+        session = self._get_session()  # first: it reads the token that _headers() sends
         start = stream.tell()
-        size = stream.seek(0, io.SEEK_END) - start
-        args = [file_id, token, size]
-        params = form_fields(
-            "streamFromClient",
-            args,
+        upload = Upload(
+            session=session,
+            stream=stream,
+            start=start,
+            size=stream.seek(0, io.SEEK_END) - start,
+            file_id=file_id,
+            token=token,
             extra_credentials=self._extra_credentials(),
             client_vo=self._vo(),
+            headers=self._headers(),
+            timeout=self._timeout,
+            progress=progress,
         )
-        headers = {
-            **self._headers(),
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(size),
-        }
-
-        def send(url: str) -> requests.Response:
-            # After a refused connection nothing was read, but rewind anyway: cheap and sure.
-            stream.seek(start)
-            kind = self._upload_kind(session, url)
-            if isinstance(kind, requests.Response):
-                return kind  # the ping was redirected: the upload would be, and is not sent
-            if not kind:
-                return self._send_dirac_form(session, url, stream, args, progress)
-            body = transfer.ProgressReader(stream, size, progress)
-            return session.post(
-                url,
-                params=params,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-
-        url, response = self._post(send)
+        url, response = self._post(lambda url: upload.send(url, PEERS))
         return self._reply(response, url, "streamFromClient")
-
-    def _upload_kind(self, session: requests.Session, url: str) -> bool | requests.Response:
-        """Whether ``url`` is one of our servers (see :mod:`.peers`), asking it ``ping`` if
-        unknown; a redirect answering the ping is returned as it is."""
-        known = PEERS.streams_uploads(url)
-        if known is not None:
-            return known
-        fields = form_fields("ping", [], extra_credentials=self._extra_credentials())
-        response = session.post(
-            url,
-            data=fields,
-            timeout=self._timeout,
-            headers=self._headers(),
-            stream=True,
-            allow_redirects=False,
-        )
-        PEERS.note(url, response)
-        if 300 <= response.status_code < 400:
-            return response
-        response.close()
-        return bool(PEERS.streams_uploads(url))
-
-    def _send_dirac_form(
-        self,
-        session: requests.Session,
-        url: str,
-        stream: IO[bytes],
-        args: list[Any],
-        progress: transfer.Progress | None,
-    ) -> requests.Response:
-        """DIRAC's ``sendFile``: one RPC whose last argument is the whole file (in memory)."""
-        size = args[-1]
-        content = stream.read(size)
-        fields = form_fields(
-            "streamFromClient",
-            [*args, content],
-            extra_credentials=self._extra_credentials(),
-            client_vo=self._vo(),
-        )
-        response = session.post(
-            url,
-            data=fields,
-            timeout=self._timeout,
-            headers=self._headers(),
-            stream=True,
-            allow_redirects=False,
-        )
-        if progress is not None and content:
-            progress(len(content), size)
-        return response
 
     def _reply(
         self,
