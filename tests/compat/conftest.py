@@ -1,4 +1,7 @@
-"""Every compat test starts and ends with no process-wide active configuration."""
+"""Every compat test starts and ends with nothing made active without an owner (set_active(x)).
+
+Servers register under their own owner and withdraw when they stop, so they need no cleanup.
+"""
 
 from __future__ import annotations
 
