@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import tornadoservice.compat.dirac as dirac
 from tornadoservice.compat.dirac import (
     S_ERROR,
@@ -109,3 +111,18 @@ def test_str_to_int_dict() -> None:
         pass
     else:
         raise AssertionError("a key that is not an int was accepted")
+
+
+def test_glogger_levels_and_records(caplog: pytest.LogCaptureFixture) -> None:
+    sub = gLogger.getSubLogger("LevelsTest")
+    try:
+        assert sub.setLevel("verbose") is True
+        assert sub.getLevel() == "VERBOSE"
+        assert sub.setLevel("chatty") is False  # unknown: nothing changes
+        assert sub.getLevel() == "VERBOSE"
+        with caplog.at_level("DEBUG"):  # the root; the sub-logger keeps VERBOSE
+            sub.debug("hidden")
+            sub.verbose("shown", "with its variable part")
+        assert [r.getMessage() for r in caplog.records] == ["shown with its variable part"]
+    finally:
+        sub.logger.setLevel("NOTSET")
