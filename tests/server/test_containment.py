@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,16 +139,21 @@ def test_initialize_request_raising_systemexit_is_a_500(
         assert live.loop.is_running()
 
 
-def test_initialize_handler_raising_keyboardinterrupt_is_a_500_then_retried(
+def test_initialize_handler_raising_keyboardinterrupt_is_a_503_then_retried(
     server_pki: ServerPKI, session_for: Sessions
 ) -> None:
-    with live_server(dummy_config(server_pki), {DUMMY: ExitingInit}) as live:
+    config = dummy_config(server_pki)
+    config.set_option("/Systems/Tornado/InitializeRetryDelay", "0.1")
+    with live_server(config, {DUMMY: ExitingInit}) as live:
         session = session_for(server_pki.proxy)
         failed = _call(session, live.url(DUMMY), "hello")
-        assert failed.status_code == 500
-        assert failed.json()["Message"] == f"Service {DUMMY} failed to initialize"
+        assert failed.status_code == 503
+        assert f"Service {DUMMY} is not ready" in failed.json()["Message"]
         assert live.loop.is_running()
-        ready = _call(session, live.url(DUMMY), "hello")
+        deadline = time.monotonic() + 10
+        while (ready := _call(session, live.url(DUMMY), "hello")).status_code == 503:
+            assert time.monotonic() < deadline, "never initialized"
+            time.sleep(0.05)
         assert (ready.status_code, ready.json()) == (200, {"OK": True, "Value": "ready"})
 
 

@@ -73,23 +73,30 @@ class BrokenInit(TornadoService):
         return S_OK("ready")
 
 
-def test_initialize_handler_failure_is_a_clear_500_then_retried(
+def test_initialize_handler_failure_is_a_503_then_retried_with_growing_delay(
     server_pki: ServerPKI, session_for: Sessions, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with live_server(dummy_config(server_pki), {DUMMY: BrokenInit}) as server:
+    config = dummy_config(server_pki)
+    config.set_option("/Systems/Tornado/InitializeRetryDelay", "0.2")
+    with live_server(config, {DUMMY: BrokenInit}) as server:
         session = session_for(server_pki.proxy)
         first = call(session, server, "hello")
-        assert first.status_code == 500
-        assert json.loads(first.text)["Message"] == f"Service {DUMMY} failed to initialize"
+        # Not a 500 with the cause: a 503 saying the service is not ready, with Retry-After.
+        assert first.status_code == 503
+        assert f"Service {DUMMY} is not ready" in json.loads(first.text)["Message"]
         assert "database unreachable" not in first.text
-        assert any("database unreachable" in r.getMessage() for r in caplog.records)
-        second = call(session, server, "hello")
-        assert second.status_code == 500
-        assert any("still not ready" in r.getMessage() for r in caplog.records)
-        third = call(session, server, "hello")
-        assert json.loads(third.text) == {"OK": True, "Value": "ready"}
+        assert int(first.headers["Retry-After"]) >= 1
+        deadline = time.monotonic() + 10
+        while (answer := call(session, server, "hello")).status_code == 503:
+            assert time.monotonic() < deadline, "never initialized"
+            time.sleep(0.05)
+        assert json.loads(answer.text) == {"OK": True, "Value": "ready"}
         call(session, server, "hello")
-    assert BrokenInit.attempts == 3
+    assert BrokenInit.attempts == 3  # the retries, not the calls, ran initializeHandler
+    attempts = [r.getMessage() for r in caplog.records if "(attempt " in r.getMessage()]
+    assert len(attempts) == 2  # once per failed attempt, however many calls came meanwhile
+    assert "database unreachable" in attempts[0] and "next in 0.2s" in attempts[0]
+    assert "still not ready" in attempts[1] and "next in 0.4s" in attempts[1]
 
 
 def test_a_sync_method_does_not_block_a_concurrent_ping(

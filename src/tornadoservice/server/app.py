@@ -19,6 +19,7 @@ from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
 from tornadoservice.server.loader import extension_packages, find_tornado_handler, load_handler
+from tornadoservice.server.probes import Health, probe_routes
 from tornadoservice.server.service import (
     ServerState,
     ServiceDefinitionError,
@@ -180,13 +181,17 @@ def build_application(
     url_host: str,
     port: int,
     runtimes: list[tuple[ServiceRuntime, type[TornadoService]]] | None = None,
+    health: Health | None = None,
 ) -> Application:
     """One Tornado application serving ``specs`` (all on ``port``).
 
     Each service's runtime and handler class are appended to ``runtimes`` when given, so a
-    configuration reload can recompute their method tables.
+    configuration reload can recompute their method tables. With ``health``, the application
+    also answers the probes (``/health/live``, ``/health/ready``) and the services are
+    registered there with the classes that serve them.
     """
-    routes: list[Any] = []
+    health = health if health is not None else Health()
+    routes: list[Any] = probe_routes(health)
     for spec in specs:
         if spec.name.count("/") != 1 or not all(spec.name.split("/")):
             raise ServiceDefinitionError(f"service name {spec.name!r} is not System/Service")
@@ -201,7 +206,9 @@ def build_application(
             state=state,
             methods=methods,
         )
-        routes.append((f"/{spec.name}", bind_runtime(spec.handler, runtime)))
+        bound = bind_runtime(spec.handler, runtime)
+        routes.append((f"/{spec.name}", bound))
+        health.services.append((runtime, bound))
         if runtimes is not None:
             runtimes.append((runtime, spec.handler))
     return Application(

@@ -5,7 +5,7 @@ A request goes through these steps, each ending it with a clear status if it fai
     body read (413 when over the limit)  ->  'method' present (400)
       ->  authentication, schemes in order (401)  ->  method exists (501)
       ->  authorization (403)  ->  arguments decoded and counted (400)
-      ->  initializeHandler once per service (500 if it fails)
+      ->  initializeHandler done (a call waits for an attempt under way; 503 between attempts)
       ->  initializeRequest + export_<method>: sync in the thread pool (one hop),
           async on the IOLoop
       ->  S_OK/S_ERROR as JSON (200), raw bytes, or a stream of chunks
@@ -33,8 +33,9 @@ from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
 from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.body import encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
-from tornadoservice.server.execution import CallDroppedError, CallTicket, contained, submit_call
+from tornadoservice.server.execution import CallDroppedError, CallTicket, submit_call
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
+from tornadoservice.server.initialization import wait_initialized
 from tornadoservice.server.limits import (
     OFF_LOOP_BYTES,
     YIELD_EVERY_BYTES,
@@ -350,33 +351,9 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
 
     # ------------------------------------------------------------------ execution
     async def _ensure_initialized(self) -> None:
-        runtime = self._runtime
-        if runtime.initialized:
-            return
-        async with runtime.init_lock:
-            if runtime.initialized:
-                return
-            handler_cls = type(self)
-            try:
-                result = await runtime.pool.call(
-                    handler_cls.initializeHandler, runtime.service_info
-                )
-            except BaseException as exc:
-                if not contained(exc):
-                    raise
-                self.log.exception(f"initializeHandler of {runtime.name} raised")
-                raise RequestError(
-                    500,
-                    f"Service {runtime.name} failed to initialize",
-                    log_message=f"initializeHandler of {runtime.name} raised {exc!r}",
-                ) from exc
-            if isReturnStructure(result) and not result["OK"]:
-                raise RequestError(
-                    500,
-                    f"Service {runtime.name} failed to initialize",
-                    log_message=f"initializeHandler of {runtime.name}: {result['Message']}",
-                )
-            runtime.initialized = True
+        # Initialized in the background from the start (retried with a growing delay when it
+        # fails): a call waits for an attempt under way, else a service not ready is a 503.
+        await wait_initialized(self._runtime, type(self))
 
     def _run_sync(self, exported: ExportedMethod, args: list[Any]) -> tuple[bool, Any]:
         """Runs in a worker thread: the request hook, the method, and the JSON encoding."""

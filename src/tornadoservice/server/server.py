@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tornado.httpserver import HTTPServer
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from tornadoservice.config.active import clear_active, set_active
@@ -38,8 +38,17 @@ from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.httpserver import RPCHTTPServer
+from tornadoservice.server.initialization import (
+    InitializationError,
+    Initializer,
+    RetryPolicy,
+    initialize_now,
+    option_flag,
+    option_seconds,
+)
 from tornadoservice.server.limits import BufferBudget
 from tornadoservice.server.pool import WorkerPool
+from tornadoservice.server.probes import Health
 from tornadoservice.server.service import (
     DEFAULT_BUFFERED_BYTES,
     ServerState,
@@ -209,6 +218,18 @@ class TornadoServer:
         self._stopping: asyncio.Event | None = None
         self.ssl_context: ssl.SSLContext | None = None
         self._reload_timer: PeriodicCallback | None = None
+        self.health = Health()
+        """What ``/health/ready`` reports: the services' initialization, and draining."""
+        try:
+            self.initialize_at_start = option_flag(config, "/Systems/Tornado/InitializeAtStart")
+            self._initializer = Initializer(RetryPolicy.from_config(config))
+            self.drain_delay = option_seconds(
+                config, "/Systems/Tornado/DrainDelay", 0.0, allow_zero=True
+            )
+            """Seconds a stopping server still accepts, answering ``/health/ready`` with 503,
+            so that balancers take it out before its port closes (default 0)."""
+        except ValueError as exc:
+            raise ServerStartError(str(exc)) from exc
 
     # ------------------------------------------------------------------ start
     def tls_files(self) -> tuple[Path, Path, Path]:
@@ -246,41 +267,86 @@ class TornadoServer:
         cert, key, ca_dir = self.tls_files()
         ssl_context = server_ssl_context(cert, key, ca_dir)
         self.ssl_context = ssl_context
+        own_sockets = sockets_by_port is None
         if sockets_by_port is None:
             sockets_by_port = self.bind()
+        pending: list[tuple[HTTPServer | HttptoolsServer, list[socket.socket]]] = []
         for port, specs in self._by_port().items():
             sockets = sockets_by_port[port]
             bound = sockets[0].getsockname()[1]
             self.ports[port] = bound
             url_host = self._url_host()
             app = build_application(
-                specs, self.state, url_host=url_host, port=bound, runtimes=self.runtimes
+                specs,
+                self.state,
+                url_host=url_host,
+                port=bound,
+                runtimes=self.runtimes,
+                health=self.health,
             )
-            server = RPCHTTPServer(
-                app,
-                ssl_options=ssl_context,
-                decompress_request=True,
+            limits: dict[str, Any] = {
                 # The services enforce the configured limit themselves (after decompression) and
-                # answer 413; Tornado's own ceiling, which answers a bare 400, sits above it so
-                # that it only stops bodies that keep coming after the 413 was decided.
-                max_body_size=self.state.body_ceiling,
-                idle_connection_timeout=float(
+                # answer 413; the transport's own ceiling sits above it so that it only stops
+                # bodies that keep coming after the 413 was decided.
+                "max_body_size": self.state.body_ceiling,
+                "idle_connection_timeout": float(
                     self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600.0)
                 ),
-                body_timeout=float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600.0)),
-                xheaders=False,
-            )
+                "body_timeout": float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600.0)),
+            }
+            server: HTTPServer | HttptoolsServer
+            if implementation == "httptools":
+                server = HttptoolsServer(
+                    app,
+                    ssl_options=ssl_context,
+                    handshake_timeout=float(
+                        self.config.getValue("/Systems/Tornado/HandshakeTimeout", 60.0)
+                    ),
+                    **limits,
+                )
+            else:
+                server = RPCHTTPServer(
+                    app, ssl_options=ssl_context, decompress_request=True, xheaders=False, **limits
+                )
             for sock in sockets:
                 if sock.family in (socket.AF_INET, socket.AF_INET6):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pending.append((server, sockets))
+            self.servers.append(server)
+        # Only now accept connections: InitializeAtStart has run every initializeHandler.
+        try:
+            self._initialize_services()
+        except ServerStartError:
+            if own_sockets:
+                for sockets in sockets_by_port.values():
+                    for sock in sockets:
+                        sock.close()
+            raise
+        for server, sockets in pending:
             if isinstance(server, HTTPServer):
                 # Tornado's accept loop spins when descriptors run out; ours pauses (.accept).
                 add_sockets(server, sockets)
             else:
                 server.add_sockets(sockets)
-            self.servers.append(server)
-            for spec in specs:
-                log.info("serving %s on https://%s:%d/%s", spec.name, url_host, bound, spec.name)
+        for spec in self.specs:
+            log.info(
+                "serving %s on https://%s:%d/%s",
+                spec.name,
+                self._url_host(),
+                self.ports[spec.port],
+                spec.name,
+            )
+
+    def _initialize_services(self) -> None:
+        """``InitializeAtStart``: every ``initializeHandler`` now, a failure stopping the start;
+        otherwise they run in the background once the loop runs (retried when they fail)."""
+        if self.initialize_at_start:
+            try:
+                initialize_now(self.health.services)
+            except InitializationError as exc:
+                raise ServerStartError(str(exc)) from exc
+            return
+        IOLoop.current().add_callback(self._initializer.start, self.health.services)
 
     def _url_host(self) -> str:
         if self.host and self.host not in ("0.0.0.0", "::"):
@@ -368,6 +434,11 @@ class TornadoServer:
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then close every connection."""
+        self.health.draining = True
+        self._initializer.stop()
+        if self.drain_delay:
+            log.info("not ready any more; still accepting for %.3gs", self.drain_delay)
+            await asyncio.sleep(self.drain_delay)
         if self._reload_timer is not None:
             self._reload_timer.stop()
         for server in self.servers:

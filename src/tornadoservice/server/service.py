@@ -18,12 +18,18 @@ from typing import TYPE_CHECKING, Any
 from tornadoservice.authz.rules import Rule, method_rule
 from tornadoservice.server.arguments import ArgumentSpec, read_arguments
 from tornadoservice.server.decorators import AUTHENTICATION_ATTR, AUTHORIZATION_ATTR
+from tornadoservice.server.initialization import InitState
+from tornadoservice.server.limits import BufferBudget
 from tornadoservice.server.pool import WorkerPool
 
 if TYPE_CHECKING:
     from tornadoservice.config.registry import Registry
     from tornadoservice.config.tree import ConfigTree
     from tornadoservice.server.handler import TornadoService
+
+
+DEFAULT_BUFFERED_BYTES = 128 * 1024 * 1024
+"""Default of ``/Systems/Tornado/MaxBufferedBytes``."""
 
 
 class ServiceDefinitionError(ValueError):
@@ -55,6 +61,19 @@ class ServerState:
     """VOMS server certificates (``VomsTrust``) that may vouch for VOMS attributes, if any."""
     trusted_proxies: frozenset[str] = frozenset()
     """Addresses of load balancers allowed to pass the client certificate in headers."""
+    threads: int = 8
+    """``/Systems/Tornado/MaxThreads``: threads of each service's own pool for its sync methods
+    (a service whose methods all block leaves the other services their threads)."""
+    max_queued_calls: int = 256
+    """``/Systems/Tornado/MaxQueuedCalls``: sync calls of one service that may wait for one of
+    its threads; beyond that a call is answered 503 with ``Retry-After``."""
+    write_timeout: float = 60.0
+    """``/Systems/Tornado/WriteTimeout``: seconds an answer may wait without the client reading
+    any of it; then the connection is closed and its buffers freed."""
+    buffers: BufferBudget = field(default_factory=lambda: BufferBudget(DEFAULT_BUFFERED_BYTES))
+    """``/Systems/Tornado/MaxBufferedBytes``: request bodies held at once by the process (after
+    decompression, until their answers left); a request past it is answered 503. Never less
+    than ``max_body_size``, so that one body of the largest size is always accepted alone."""
     in_flight: int = 0
     drained: asyncio.Event | None = None
 
@@ -162,6 +181,17 @@ class ServiceRuntime:
     start_monotonic: float = field(default_factory=time.monotonic)
     initialized: bool = False
     init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    init: InitState = field(default_factory=InitState)
+    """Attempts of ``initializeHandler`` so far (see ``server.initialization``)."""
+    pool: WorkerPool = field(init=False)
+    """This service's own threads: its sync methods and ``initializeHandler`` run there."""
+
+    def __post_init__(self) -> None:
+        self.pool = WorkerPool(
+            self.state.threads,
+            thread_name_prefix=f"tornadoservice-{self.name.replace('/', '-')}",
+            max_queued=self.state.max_queued_calls,
+        )
 
     @property
     def service_info(self) -> dict[str, Any]:
