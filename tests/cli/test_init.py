@@ -8,6 +8,8 @@ import shlex
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.cli.support import (
     TORNADOSERVICE,
     assert_error,
@@ -32,6 +34,7 @@ def _bash(line: str, cwd: Path) -> tuple[int, str, str]:
     return result.returncode, result.stdout.strip(), result.stderr.strip()
 
 
+@pytest.mark.slow
 def test_init_serves_as_is_and_its_printed_lines_work(tmp_path: Path) -> None:
     setup = tmp_path / "setup"
     port = free_port()

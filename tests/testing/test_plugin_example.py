@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # The whole test file of issue 11, as a service author writes it.
 EXAMPLE = """\
 from tornadoservice import S_OK, TornadoService
@@ -38,6 +40,7 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_issue_example_is_a_whole_passing_test_file(tmp_path: Path) -> None:
     (tmp_path / "test_kv.py").write_text(EXAMPLE, encoding="utf-8")
     result = _pytest(tmp_path, "-q", "test_kv.py")
@@ -45,6 +48,7 @@ def test_the_issue_example_is_a_whole_passing_test_file(tmp_path: Path) -> None:
     assert "1 passed" in result.stdout, result.stdout
 
 
+@pytest.mark.slow
 def test_a_failing_assertion_in_the_example_fails(tmp_path: Path) -> None:
     # The fixtures really call the server: a wrong expectation is red, not vacuously green.
     wrong = EXAMPLE.replace('== "A"', '== "a"')
