@@ -100,7 +100,7 @@ def test_existing_loose_directories_are_tightened(tmp_path: Path) -> None:
     _ok("pki", "user", pki, USER_DN)
     for name in ("users", "users/ciuser"):
         os.chmod(pki / name, 0o777)
-    _ok("pki", "user", pki, USER_DN)
+    _ok("pki", "user", pki, USER_DN, "--force")
     assert stat.S_IMODE((pki / "users").stat().st_mode) == 0o755
     assert stat.S_IMODE((pki / "users" / "ciuser").stat().st_mode) == 0o700
 

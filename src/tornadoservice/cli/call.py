@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,7 +96,7 @@ def build_client(
     max_reply_size: int = DEFAULT_MAX_REPLY_SIZE,
 ) -> TornadoClient:
     """A client for ``target`` (URL or System/Service) from the command-line options."""
-    from tornadoservice.client.credentials import find_ca_dir
+    from tornadoservice.client.credentials import find_ca_dir, find_proxy
     from tornadoservice.client.tornadoclient import TornadoClient
     from tornadoservice.client.urls import URLResolutionError, resolve_urls
     from tornadoservice.config.tree import ConfigError, ConfigTree
@@ -112,6 +113,21 @@ def build_client(
         config.set_option("/DIRAC/Security/CALocation", str(ca_dir))
     if find_ca_dir(config) is None:
         raise CLIError("no CA directory: give --ca-dir or set X509_CERT_DIR", EXIT_USAGE)
+    explicit = cert is not None or token is not None or token_file is not None
+    as_host = bool(config.getValue("/DIRAC/Security/UseServerCertificate", False))
+    found = find_proxy(proxy)
+    if not explicit and not as_host and (found is None or not found.exists()):
+        # Without this, the call would go out anonymously and come back a puzzling 401.
+        missing = (
+            f"the proxy file {found} does not exist"
+            if found is not None
+            else f"no proxy at $X509_USER_PROXY or /tmp/x509up_u{os.getuid()}"
+        )
+        raise CLIError(
+            f"no credential: {missing}; make one with 'tornadoservice proxy-init', "
+            "or give --proxy, --cert/--key or --token",
+            EXIT_USAGE,
+        )
     if "://" not in target and not configs:
         raise CLIError(
             f"{target!r} is not a URL: give https://host:port/System/Service, "

@@ -1,8 +1,12 @@
-"""The ``tornadoservice`` command: serve, init, check, call, get-file, put-file, pki, proxy-init.
+"""The ``tornadoservice`` command: serve, init, check, call, get-file, put-file, pki, proxy-init,
+proxy-info.
 
 Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
-(``tornadoservice: error: ...``) and never shows a traceback. Exit codes: 0 success, 1 failure
-(including an ``S_ERROR`` answer), 2 usage, 3 connection problem.
+(``tornadoservice: error: ...``) and never shows a traceback. One exit-code scheme for every
+subcommand (README, "Exit codes"): 0 success; 1 failure (an ``S_ERROR`` answer, a server that
+cannot start, an expired proxy, a service that cannot load); 2 usage (a bad option or argument,
+a missing or unusable credential, file or configuration given by the user); 3 connection (no
+server reached, TLS refused, no answer in time); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from tornadoservice.cli.check import check
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.init import init
 from tornadoservice.cli.pki import pki, proxy_init
+from tornadoservice.cli.proxyinfo import proxy_info
 from tornadoservice.cli.transfer import get_file, put_file
 from tornadoservice.core.log import configure_logging
 
@@ -32,7 +37,11 @@ def default_state_dir() -> Path:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tornadoservice")
 def cli() -> None:
-    """Secure RPC services over HTTPS, wire-compatible with DIRAC."""
+    """Secure RPC services over HTTPS, wire-compatible with DIRAC.
+
+    Exit codes: 0 success, 1 failure (S_ERROR, server cannot start, expired proxy), 2 usage
+    (bad option, missing credential or file), 3 connection (server unreachable, TLS refused).
+    """
 
 
 @cli.command()
@@ -67,7 +76,9 @@ def cli() -> None:
 @click.option(
     "--log-level",
     default="info",
+    show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Least severe log level written to stderr (access lines are info).",
 )
 def serve(
     configs: tuple[Path, ...],
@@ -98,6 +109,7 @@ cli.add_command(get_file)
 cli.add_command(put_file)
 cli.add_command(pki)
 cli.add_command(proxy_init)
+cli.add_command(proxy_info)
 cli.add_command(init)
 
 

@@ -62,7 +62,11 @@ def _finish(result: dict[str, Any], done: str) -> int:
 @click.argument("dest", type=click.Path(path_type=Path, dir_okay=False))
 @client_options
 def get_file(target: str, file_id: str, dest: Path, **options: Any) -> None:
-    """Download FILEID from the service TARGET (its streamToClient) into DEST."""
+    """Download FILE_ID from the service TARGET (its streamToClient) into DEST.
+
+    TARGET is an https:// URL or System/Service (with --config); FILE_ID is the name the
+    service's export_streamToClient receives; DEST is the local file to write.
+    """
     if not dest.parent.is_dir():
         raise CLIError(f"{dest.parent} is not a directory", EXIT_USAGE)
     client = build_client(target, **options)
@@ -83,7 +87,11 @@ def get_file(target: str, file_id: str, dest: Path, **options: Any) -> None:
 @click.argument("file_id")
 @client_options
 def put_file(target: str, path: Path, file_id: str, **options: Any) -> None:
-    """Upload PATH to the service TARGET (its streamFromClient) as FILEID."""
+    """Upload the local file PATH to the service TARGET (its streamFromClient) as FILE_ID.
+
+    TARGET is an https:// URL or System/Service (with --config); FILE_ID is the name the
+    service's export_streamFromClient receives.
+    """
     client = build_client(target, **options)
     size = os.path.getsize(path)
     try:

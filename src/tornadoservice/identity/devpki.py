@@ -7,10 +7,13 @@ Layout::
     <dir>/ca/ca.key.pem            its private key (0600)
     <dir>/hosts/<name>/hostcert.pem, hostkey.pem
     <dir>/users/<name>/usercert.pem, userkey.pem
+    <dir>/voms/<vo>/vomscert.pem, vomskey.pem   a VOMS server of the VO <vo> (signs ACs)
+    <dir>/vomsdir/<vo>/<host>.pem, <host>.lsc   its VOMSDir entry: /DIRAC/Security/VOMSDir
 
 Modes do not depend on the umask: whoever can write to ``certificates/`` can plant a CA or a
 CRL, so every directory is given its mode explicitly (``mkdir``'s own is masked by the umask).
-Directories holding a private key (``ca/``, ``hosts/<name>/``, ``users/<name>/``) are 0700,
+Directories holding a private key (``ca/``, ``hosts/<name>/``, ``users/<name>/``,
+``voms/<vo>/``) are 0700,
 the others 0755; keys are 0600, certificates 0644.
 
 For development and tests only: a production grid site uses its CAs' real certificates.
@@ -37,8 +40,10 @@ from tornadoservice.identity.pem import (
     load_private_key,
     write_certificates,
     write_private_key,
+    write_public_file,
 )
 from tornadoservice.identity.pki import make_ca, make_crl, make_host_cert, make_user_cert
+from tornadoservice.identity.vomsissue import VomsIssueError, valid_vo
 
 DEFAULT_BASE_DN = "/C=ch/O=tornadoservice/OU=dev"
 PUBLIC_DIR_MODE = 0o755
@@ -160,9 +165,12 @@ class DevPKI:
         return self._store("hosts", _safe_name(hostname), "host", cert, key)
 
     def issue_user(
-        self, subject: str, *, name: str | None = None, days: int = 365
+        self, subject: str, *, name: str | None = None, days: int = 365, overwrite: bool = True
     ) -> IssuedCredential:
-        """Issue a user certificate for ``subject``, a DN in DIRAC's slash form."""
+        """Issue a user certificate for ``subject``, a DN in DIRAC's slash form.
+
+        Without ``overwrite``, an existing user of that name is refused (its key would be lost).
+        """
         ca, ca_key = self._load_ca()
         try:
             parsed = parse_dirac_dn(subject)
@@ -173,8 +181,68 @@ class DevPKI:
             if not common_names:
                 raise DevPKIError(f"DN {subject!r} has no CN to name the files after")
             name = str(common_names[-1].value).replace(" ", "_")
+        name = _safe_name(name)
+        existing = self.directory / "users" / name / "usercert.pem"
+        if not overwrite and existing.exists():
+            raise DevPKIError(
+                f"{existing} already exists: choose another --name, or --force to replace it"
+            )
         cert, key = make_user_cert(ca, ca_key, parsed, days=days)
-        return self._store("users", _safe_name(name), "user", cert, key)
+        return self._store("users", name, "user", cert, key)
+
+    def voms_dir(self) -> Path:
+        """The VOMSDir of this PKI (``/DIRAC/Security/VOMSDir``): ``<dir>/vomsdir``."""
+        return self.directory / "vomsdir"
+
+    def issue_voms(
+        self, vo: str, *, host: str = "voms.localhost", days: int = 365
+    ) -> IssuedCredential:
+        """Make the VOMS server certificate of ``vo`` and its VOMSDir entry.
+
+        The certificate (``voms/<vo>/``) signs ACs (:meth:`load_voms`); the VOMSDir entry
+        (``vomsdir/<vo>/<host>.pem`` and the ``.lsc`` that VOMS tools read) is what a server
+        trusts. A VO has one server here: issuing again replaces it.
+        """
+        try:
+            vo = valid_vo(vo)
+        except VomsIssueError as exc:
+            raise DevPKIError(str(exc)) from exc
+        ca, ca_key = self._load_ca()
+        cert, key = make_host_cert(
+            ca, ca_key, _safe_name(host), base_dn=DEFAULT_BASE_DN, dns_names=[host], days=days
+        )
+        issued = self._store("voms", vo, "voms", cert, key)
+        entry = self.voms_dir() / vo
+        try:
+            make_directory(self.voms_dir(), PUBLIC_DIR_MODE)
+            make_directory(entry, PUBLIC_DIR_MODE)
+            for old in entry.glob("*.pem"):
+                old.unlink()  # one trusted server per VO: the previous one no longer signs
+            write_certificates(entry / f"{host}.pem", cert)
+            lsc = f"{dirac_dn(cert.subject)}\n{dirac_dn(cert.issuer)}\n"
+            write_public_file(entry / f"{host}.lsc", lsc.encode())
+        except OSError as exc:
+            raise _os_error(exc) from exc
+        return issued
+
+    def load_voms(self, vo: str) -> tuple[x509.Certificate, PrivateKey]:
+        """The VOMS server certificate and key of ``vo`` made by :meth:`issue_voms`."""
+        folder = self.directory / "voms" / vo
+        if not (folder / "vomscert.pem").is_file():
+            raise DevPKIError(
+                f"{self.directory} has no VOMS server for the VO {vo!r}: "
+                f"run 'tornadoservice pki voms {self.directory} {vo}' first"
+            )
+        try:
+            certs, _ = load_pem_chain(folder / "vomscert.pem")
+            key = load_private_key(folder / "vomskey.pem")
+        except PemError as exc:
+            raise DevPKIError(str(exc)) from exc
+        except OSError as exc:
+            raise _os_error(exc) from exc
+        if not certs:
+            raise DevPKIError(f"{folder / 'vomscert.pem'}: no certificate in the file")
+        return certs[0], key
 
     def _store(
         self, kind: str, name: str, prefix: str, cert: x509.Certificate, key: PrivateKey

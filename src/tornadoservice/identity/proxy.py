@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from . import der
 from .cadir import names_match
 from .pem import PrivateKey, certificates_pem, load_pem_chain, private_key_pem, write_secret_file
 from .pki import generate_key
+from .voms import VOMS_AC_OID
 
 __all__ = [
     "DIRAC_GROUP_OID",
@@ -202,6 +203,7 @@ def make_proxy(
     key: PrivateKey | None = None,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    voms: Callable[[dt.datetime, dt.datetime], bytes] | None = None,
 ) -> tuple[x509.Certificate, PrivateKey]:
     """Make an RFC 3820 proxy of ``issuer_cert`` (a user certificate or a proxy).
 
@@ -209,7 +211,8 @@ def make_proxy(
     certificate ...); it only bounds the lifetime. A proxy of a limited proxy is limited too
     (the Globus rule, which DIRAC also applies). ``key`` certifies an existing key instead of
     generating an RSA key of ``key_bits``; ``not_before``/``not_after`` replace the computed
-    validity exactly (for tests of expired proxies).
+    validity exactly (for tests of expired proxies). ``voms``, given the proxy's validity,
+    returns a VOMS extension value to embed (:mod:`tornadoservice.identity.vomsissue`).
     """
     if issuer_key.public_key() != issuer_cert.public_key():
         raise ProxyError("the issuer key does not belong to the issuer certificate")
@@ -275,6 +278,11 @@ def make_proxy(
             x509.UnrecognizedExtension(
                 x509.ObjectIdentifier(DIRAC_GROUP_OID), encode_dirac_group(group)
             ),
+            critical=False,
+        )
+    if voms is not None:
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(VOMS_AC_OID), voms(start, end)),
             critical=False,
         )
     return builder.sign(issuer_key, hashes.SHA256()), key
