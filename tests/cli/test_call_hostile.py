@@ -17,6 +17,8 @@ from tests.support.hostile import plain_http_server as plain_http
 from tests.support.pki import ServerPKI
 from tornadoservice.cli import call
 from tornadoservice.client import rpc
+from tornadoservice.identity.cadir import write_hashed_ca_dir
+from tornadoservice.identity.pki import make_ca, make_crl
 
 
 def credentials(pki: ServerPKI) -> list[str]:
@@ -80,3 +82,18 @@ def test_call_max_reply_size_stops_a_gzip_bomb(server_pki: ServerPKI) -> None:
             "call", *credentials(server_pki), "--max-reply-size", "1048576", server.url(), "x"
         )
     assert_error(result, 1, "larger once decompressed (gzip)", "max_reply_size=1048576")
+
+
+def test_ca_dir_wins_over_a_configured_grid_security(server_pki: ServerPKI, tmp_path: Path) -> None:
+    other, other_key = make_ca("Unrelated CA", base_dn="/O=Elsewhere")
+    write_hashed_ca_dir(tmp_path / "grid" / "certificates", [other], [make_crl(other, other_key)])
+    config = tmp_path / "dirac.cfg"
+    config.write_text(
+        f"DIRAC\n{{\n  Security\n  {{\n    Grid-Security = {tmp_path / 'grid'}\n  }}\n}}\n"
+    )
+    with bare_server(server_pki, [(r"/.*", Trickle, {"interval": 0.0})]) as server:
+        base = ["call", "--config", config, "--proxy", server_pki.proxy.cert]
+        refused = run_cli(*base, server.url(), "x")
+        trusted = run_cli(*base, "--ca-dir", server_pki.ca_dir, server.url(), "x")
+    assert_error(refused, 3, "certificate verify failed")
+    assert (trusted.returncode, trusted.stdout) == (0, "1\n"), trusted.stderr

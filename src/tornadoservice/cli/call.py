@@ -109,9 +109,8 @@ def build_client(
         config = ConfigTree.load(*configs) if configs else ConfigTree()
     except (ConfigError, OSError) as exc:
         raise CLIError(f"cannot load the configuration: {exc}", EXIT_USAGE) from exc
-    if ca_dir is not None:
-        config.set_option("/DIRAC/Security/CALocation", str(ca_dir))
-    if find_ca_dir(config) is None:
+    # --ca-dir goes to the client as ca_dir: it must win over a configured Grid-Security too.
+    if ca_dir is None and find_ca_dir(config) is None:
         raise CLIError("no CA directory: give --ca-dir or set X509_CERT_DIR", EXIT_USAGE)
     explicit = cert is not None or token is not None or token_file is not None
     as_host = bool(config.getValue("/DIRAC/Security/UseServerCertificate", False))
@@ -143,6 +142,8 @@ def build_client(
         "config": config,
         "max_reply_size": max_reply_size,
     }
+    if ca_dir is not None:
+        kwargs["ca_dir"] = str(ca_dir)
     if cert is not None:
         kwargs.update(cert_file=str(cert), key_file=str(key))
     elif proxy is not None:
