@@ -14,6 +14,8 @@ import tornado
 from bench.runner import ECHO_PAYLOAD, Results, case_key, summarize
 
 BASELINE, FRAMEWORK, FASTAPI = "tornado", "tornadoservice", "fastapi"
+HTTPTOOLS, LIMIT = "tornadoservice-httptools", "limit"
+"""Our server on the asyncio + httptools transport; asyncio + httptools with no framework."""
 TARGET_RPS_RATIO, TARGET_P99_RATIO = 0.85, 1.3
 JUDGED_METHODS, JUDGED_CONCURRENCY = ("echo", "add"), (16, 64)
 SATURATED_PCT = 90.0
@@ -39,13 +41,17 @@ def machine() -> dict[str, str]:
 
 
 def ratios(
-    summary: dict[str, dict[str, Any]], other: str, methods: list[str], levels: list[int]
+    summary: dict[str, dict[str, Any]],
+    other: str,
+    methods: list[str],
+    levels: list[int],
+    ours_target: str = FRAMEWORK,
 ) -> list[dict[str, Any]]:
-    """tornadoservice / ``other`` per case: median req/s ratio and median p99 ratio."""
+    """``ours_target`` / ``other`` per case: median req/s ratio and median p99 ratio."""
     rows = []
     for method in methods:
         for concurrency in levels:
-            ours = summary.get(case_key(FRAMEWORK, method, concurrency))
+            ours = summary.get(case_key(ours_target, method, concurrency))
             theirs = summary.get(case_key(other, method, concurrency))
             if (
                 not ours
@@ -125,6 +131,10 @@ def render(results: Results, command: str) -> str:
         f"`{Path(results.server_log).name}` in the run's work directory, a temporary one "
         "removed afterwards unless `--workdir` is given), with the logging setup of "
         "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once).",
+        "- **tornadoservice-httptools**: the same service and pipeline on the asyncio + "
+        "`httptools` transport (`/Systems/Tornado/HTTPImplementation = httptools`).",
+        "- **limit**: an asyncio `Protocol` with the `httptools` parser and the stdlib TLS, no "
+        "framework, doing the baselines' work (`bench/limit_server.py`): the ceiling.",
         "- **tornado** (the baseline): a bare `RequestHandler` doing the least equivalent work: "
         "parse the form, `json.loads` the args, `json.dumps` the result. No access log.",
         "- **fastapi**: FastAPI on uvicorn (default loop and HTTP parser, uvloop/httptools when "
@@ -175,12 +185,17 @@ def render(results: Results, command: str) -> str:
     else:
         out.append(f"The load generator stayed below {SATURATED_PCT:.0f}% CPU in every case.")
     out.append("")
-    for other, title in ((BASELINE, "bare Tornado"), (FASTAPI, "FastAPI")):
-        rows = ratios(summary, other, methods, levels)
+    pairs = [
+        (ours, other, title)
+        for ours in (FRAMEWORK, HTTPTOOLS)
+        for other, title in ((BASELINE, "bare Tornado"), (FASTAPI, "FastAPI"), (LIMIT, "limit"))
+    ]
+    for ours_target, other, title in pairs:
+        rows = ratios(summary, other, methods, levels, ours_target)
         if not rows:
             continue
         out += [
-            f"## tornadoservice / {title}",
+            f"## {ours_target} / {title}",
             "",
             "Medians of the same run; req/s ratio above 1 and p99 ratio below 1 favour "
             "tornadoservice.",

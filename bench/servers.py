@@ -9,8 +9,12 @@ allowed); the two baselines require the peer certificate, which stands in for au
   ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``.
 * ``tornado``: a bare ``RequestHandler`` doing the least equivalent work: parse the form,
   ``json.loads`` the args, ``json.dumps`` the result. No access log.
+* ``tornadoservice-httptools``: the same service on the asyncio + httptools transport
+  (``/Systems/Tornado/HTTPImplementation = httptools``).
 * ``fastapi``: the same endpoint in FastAPI on uvicorn (its default loop and HTTP parser). No
   access log.
+* ``limit``: an asyncio ``Protocol`` with ``httptools`` and no framework doing the baselines'
+  work (:mod:`bench.limit_server`): the ceiling of any Python server here.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import socket
 import ssl
 from pathlib import Path
@@ -37,7 +42,7 @@ from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
 from tornadoservice.server.server import TornadoServer
 
-TARGETS = ("tornadoservice", "tornado", "fastapi")
+TARGETS = ("tornadoservice", "tornadoservice-httptools", "tornado", "fastapi", "limit")
 SERVICE = "Framework/Bench"
 
 
@@ -87,9 +92,11 @@ def _listen() -> socket.socket:
     return sock
 
 
-async def _serve_tornadoservice(pki: BenchPKI) -> None:
+async def _serve_tornadoservice(pki: BenchPKI, implementation: str = "tornado") -> None:
+    config = ConfigTree.from_dict(service_config(pki))
+    config.set_option("/Systems/Tornado/HTTPImplementation", implementation)
     server = TornadoServer(
-        ConfigTree.from_dict(service_config(pki)),
+        config,
         handlers={SERVICE: BenchHandler},
         port=0,
         host="127.0.0.1",
@@ -106,6 +113,20 @@ async def _serve_tornado(pki: BenchPKI) -> None:
     server.add_sockets([sock])
     announce(sock.getsockname()[1])
     await run_until_signalled(server)
+
+
+async def _serve_limit(pki: BenchPKI) -> None:
+    from bench.limit_server import serve
+
+    sock = _listen()
+    server = await serve(sock, _required_cert_context(pki))
+    announce(sock.getsockname()[1])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.close()
 
 
 def _serve_fastapi(pki: BenchPKI) -> None:
@@ -125,11 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     pki = BenchPKI(options.pki)
     # The logging of `tornadoservice serve` (batched lines, cached timestamps), into a file:
     # INFO for tornadoservice, so every request writes an access-log line.
-    level = logging.INFO if options.target == "tornadoservice" else logging.WARNING
+    level = logging.INFO if options.target.startswith("tornadoservice") else logging.WARNING
     log_stream = open(options.log, "a", encoding="utf-8")  # noqa: SIM115 (open until exit)
     configure_logging(level, stream=log_stream)
     if options.target == "tornadoservice":
         asyncio.run(_serve_tornadoservice(pki))
+    elif options.target == "tornadoservice-httptools":
+        asyncio.run(_serve_tornadoservice(pki, "httptools"))
+    elif options.target == "limit":
+        asyncio.run(_serve_limit(pki))
     elif options.target == "tornado":
         asyncio.run(_serve_tornado(pki))
     else:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from bench.loadgen import build_request, parse_response, percentile
-from bench.runner import ROOT, summarize
+from bench.pki import make_pki
+from bench.runner import METHODS, ROOT, Settings, run_generator, server_process, summarize
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -64,3 +65,21 @@ def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
     assert "## tornadoservice / bare Tornado" in report
     output.unlink()
     output.parent.rmdir()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["tornadoservice-httptools", "limit"])
+def test_the_httptools_and_limit_targets_answer_correctly(tmp_path: Path, target: str) -> None:
+    """Each target serves echo over mutual TLS (the generator checks every first answer)."""
+    pki = make_pki(tmp_path / "pki")
+    settings = Settings(
+        targets=[target], methods=["echo"], concurrency=[2], duration=0.5, warmup=0.1,
+        repeat=1, max_requests=2_000, wrk=False,
+    )  # fmt: skip
+    with server_process(target, pki, tmp_path / "server.log", pinned=False) as (pid, port):
+        result = run_generator(
+            port=port, pki=pki, method=METHODS["echo"], concurrency=2, settings=settings,
+            server_pid=pid, pinned=False,
+        )  # fmt: skip
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["requests"] > 10
