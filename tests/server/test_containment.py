@@ -72,8 +72,10 @@ class ExitingInit(TornadoService):
 
 
 @pytest.fixture(scope="module")
-def server(server_pki: ServerPKI) -> Iterator[LiveServer]:
-    with live_server(dummy_config(server_pki), {DUMMY: Killers}) as live:
+def server(server_pki: ServerPKI, http_implementation: str) -> Iterator[LiveServer]:
+    with live_server(
+        dummy_config(server_pki), {DUMMY: Killers}, http_implementation=http_implementation
+    ) as live:
         yield live
 
 

@@ -60,7 +60,7 @@ class Other(TornadoService):
 
 
 @pytest.fixture(scope="module")
-def server(server_pki: ServerPKI) -> Iterator[LiveServer]:
+def server(server_pki: ServerPKI, http_implementation: str) -> Iterator[LiveServer]:
     config = dummy_config(server_pki)
     for option, value in {
         "MaxThreads": "1",
@@ -71,7 +71,9 @@ def server(server_pki: ServerPKI) -> Iterator[LiveServer]:
     }.items():
         config.set_option(f"/Systems/Tornado/{option}", value)
     config.set_option("/Systems/Framework/Services/Other/Protocol", "https")
-    with live_server(config, {DUMMY: Blocking, OTHER: Other}) as live:
+    with live_server(
+        config, {DUMMY: Blocking, OTHER: Other}, http_implementation=http_implementation
+    ) as live:
         yield live
 
 
