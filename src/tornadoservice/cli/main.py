@@ -80,6 +80,16 @@ def cli() -> None:
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     help="Least severe log level written to stderr (access lines are info).",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Load the configuration, certificates and handlers, then exit 0 or 1 (ExecStartPre).",
+)
+@click.option(
+    "--initialize",
+    is_flag=True,
+    help="With --check: run every initializeHandler too (as InitializeAtStart = yes does).",
+)
 def serve(
     configs: tuple[Path, ...],
     port: int | None,
@@ -88,11 +98,20 @@ def serve(
     processes: int,
     drain_timeout: float | None,
     log_level: str,
+    check: bool,
+    initialize: bool,
 ) -> None:
     """Serve the HTTPS services of a configuration, or the demo service when none is given."""
     from tornadoservice.cli.serve import run_server
 
     configure_logging(log_level)
+    if initialize and not check:
+        raise click.UsageError("--initialize goes with --check")
+    if check:
+        from tornadoservice.cli.startcheck import check_server
+
+        check_server(configs, port=port, host=host, initialize=initialize)
+        return
     run_server(
         configs,
         port=port,

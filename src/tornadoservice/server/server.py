@@ -28,12 +28,20 @@ from tornado.netutil import bind_sockets
 
 from tornadoservice.config.active import clear_active, set_active
 from tornadoservice.config.locations import SYSTEM_GRID_SECURITY, ca_location, host_cert_and_key
+from tornadoservice.config.options import (
+    byte_size,
+    check_host,
+    listen_address,
+    seconds,
+    whole_number,
+)
 from tornadoservice.config.registry import Registry
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
+from tornadoservice.server import sdnotify
 from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
@@ -151,15 +159,32 @@ def _http_implementation(config: ConfigTree) -> str:
 
 def _resource_options(config: ConfigTree, threads: int) -> dict[str, Any]:
     """The ServerState options that bound memory and work (see their docstrings there)."""
-    max_body = int(config.getValue("/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024))
-    buffered = int(config.getValue("/Systems/Tornado/MaxBufferedBytes", DEFAULT_BUFFERED_BYTES))
+    max_body = byte_size(config, "/Systems/Tornado/MaxBodySize", 100 * 1024 * 1024)
+    buffered = byte_size(config, "/Systems/Tornado/MaxBufferedBytes", DEFAULT_BUFFERED_BYTES)
     return {
         "max_body_size": max_body,
         "threads": threads,
-        "max_queued_calls": int(config.getValue("/Systems/Tornado/MaxQueuedCalls", 256)),
-        "write_timeout": float(config.getValue("/Systems/Tornado/WriteTimeout", 60.0)),
+        "max_queued_calls": whole_number(config, "/Systems/Tornado/MaxQueuedCalls", 256, minimum=0),
+        "write_timeout": seconds(config, "/Systems/Tornado/WriteTimeout", 60.0),
         "buffers": BufferBudget(max(buffered, max_body)),
     }
+
+
+TRANSPORT_TIMEOUTS = {
+    "IdleConnectionTimeout": 600.0,
+    "BodyTimeout": 600.0,
+    "HandshakeTimeout": 60.0,
+}
+"""Seconds (defaults) of the transport's timeouts, ``/Systems/Tornado/<name>``."""
+
+
+def _transport_timeout(config: ConfigTree, name: str) -> float:
+    return seconds(config, f"/Systems/Tornado/{name}", TRANSPORT_TIMEOUTS[name])
+
+
+def _ca_reload_interval(config: ConfigTree) -> float:
+    """``/Systems/Tornado/CAReloadInterval``: seconds between CA/CRL re-reads, 0 for never."""
+    return seconds(config, "/Systems/Tornado/CAReloadInterval", 3600.0, allow_zero=True)
 
 
 class TornadoServer:
@@ -187,9 +212,9 @@ class TornadoServer:
         self.runtimes: list[tuple[ServiceRuntime, type[TornadoService]]] = []
         if port is not None:
             config.set_option("/Systems/Tornado/Port", str(port))
-        self.host = (
-            host if host is not None else (config.get("/Systems/Tornado/ListenAddress") or "")
-        )
+        if host and (problem := check_host(host)) is not None:
+            raise ServerStartError(f"the listening address {host!r} is {problem}")
+        self.host = host.strip("[]") if host is not None else listen_address(config)
         self.drain_timeout = (
             _drain_timeout(config) if drain_timeout is None else _checked_drain(drain_timeout)
         )
@@ -197,9 +222,12 @@ class TornadoServer:
         self.specs = services_from_config(config, handlers)
         if not self.specs:
             raise ServerStartError("the configuration defines no service with Protocol = https")
-        threads = int(
-            config.getValue("/Systems/Tornado/MaxThreads", min(32, (os.cpu_count() or 1) + 4))
+        threads = whole_number(
+            config, "/Systems/Tornado/MaxThreads", min(32, (os.cpu_count() or 1) + 4)
         )
+        for name in TRANSPORT_TIMEOUTS:  # read in listen(): checked now, before anything binds
+            _transport_timeout(config, name)
+        _ca_reload_interval(config)
         derived = _derive(config)
         self.state = ServerState(
             config=config,
@@ -289,19 +317,15 @@ class TornadoServer:
                 # answer 413; the transport's own ceiling sits above it so that it only stops
                 # bodies that keep coming after the 413 was decided.
                 "max_body_size": self.state.body_ceiling,
-                "idle_connection_timeout": float(
-                    self.config.getValue("/Systems/Tornado/IdleConnectionTimeout", 600.0)
-                ),
-                "body_timeout": float(self.config.getValue("/Systems/Tornado/BodyTimeout", 600.0)),
+                "idle_connection_timeout": _transport_timeout(self.config, "IdleConnectionTimeout"),
+                "body_timeout": _transport_timeout(self.config, "BodyTimeout"),
             }
             server: HTTPServer | HttptoolsServer
             if implementation == "httptools":
                 server = HttptoolsServer(
                     app,
                     ssl_options=ssl_context,
-                    handshake_timeout=float(
-                        self.config.getValue("/Systems/Tornado/HandshakeTimeout", 60.0)
-                    ),
+                    handshake_timeout=_transport_timeout(self.config, "HandshakeTimeout"),
                     **limits,
                 )
             else:
@@ -397,8 +421,15 @@ class TornadoServer:
         return True
 
     def _on_sighup(self) -> None:
+        sdnotify.reloading()
         self.reload_config()
         self.reload_tls()
+        sdnotify.ready(self._status())
+
+    def _status(self) -> str:
+        """The line ``systemctl status`` shows."""
+        ports = ", ".join(str(port) for port in sorted(set(self.ports.values())))
+        return f"serving {len(self.specs)} service(s) on port(s) {ports}"
 
     # ------------------------------------------------------------------ CA and CRL reload
     def reload_tls(self) -> bool:
@@ -426,9 +457,9 @@ class TornadoServer:
         self.reload_tls()
 
     def _start_reload_timer(self) -> None:
-        seconds = float(self.config.getValue("/Systems/Tornado/CAReloadInterval", 3600.0))
-        if seconds > 0:
-            self._reload_timer = PeriodicCallback(self._reload_tick, seconds * 1000)
+        interval = _ca_reload_interval(self.config)
+        if interval > 0:
+            self._reload_timer = PeriodicCallback(self._reload_tick, interval * 1000)
             self._reload_timer.start()
 
     # ------------------------------------------------------------------ stop
@@ -469,6 +500,7 @@ class TornadoServer:
         """Listen, call ``ready``, run until SIGINT or SIGTERM, then stop gracefully."""
         self.listen(sockets_by_port)
         self._start_reload_timer()
+        sdnotify.ready(self._status())  # Type=notify: systemctl start returns now
         if ready is not None:
             ready()
         self._stopping = asyncio.Event()
@@ -479,6 +511,7 @@ class TornadoServer:
         try:
             await self._stopping.wait()
             log.info("stopping")
+            sdnotify.stopping()
             await self.stop()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

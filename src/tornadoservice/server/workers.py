@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from tornadoservice.server import sdnotify
 from tornadoservice.server.server import TornadoServer
 
 log = logging.getLogger("tornadoservice.workers")
@@ -82,6 +83,7 @@ class Supervisor:
     def _run_worker(self, number: int) -> None:  # pragma: no cover - child process
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        sdnotify.forget()  # systemd hears the supervisor only
         supervisor = self.pid
         _die_with_parent()
         if os.getppid() != supervisor:
@@ -148,6 +150,8 @@ class Supervisor:
             signal.signal(handled, self._on_signal)
         for number in range(self.count):
             self._spawn(number)
+        # The sockets listen since bind(): connections wait in their backlog for a worker.
+        sdnotify.ready(f"{self.count} worker processes")
         if ready is not None:
             ready()
         healthy = True
@@ -156,9 +160,12 @@ class Supervisor:
             while self._signals:
                 signum = self._signals.popleft()
                 if signum == signal.SIGHUP:
+                    # Each worker reloads on its own; no RELOADING=1, which would need their
+                    # READY=1 back before systemd considers the reload done.
                     self._forward(signal.SIGHUP)
                 elif self._stopping_since is None:
                     log.info("stopping %d worker(s)", len(self.children))
+                    sdnotify.stopping()
                     self._stopping_since = time.monotonic()
                     self._forward(signal.SIGTERM)
             if not self._reap():
