@@ -11,6 +11,7 @@ import click
 
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.hints import program
+from tornadoservice.config.options import check_host
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.devpki import DevPKIError
 from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
@@ -38,6 +39,8 @@ def run_server(
     drain_timeout: float | None = None,
 ) -> None:
     demo: DemoFiles | None = None
+    if host and (problem := check_host(host)) is not None:
+        raise CLIError(f"--host {host!r}: {problem}", 2)
     try:
         if configs:
             config = ConfigTree.load(*configs)
