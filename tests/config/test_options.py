@@ -3,6 +3,7 @@ option, value and file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,22 @@ def test_an_option_set_in_code_has_no_file(tmp_path: Path) -> None:
 )
 def test_check_host(host: str, usable: bool) -> None:
     assert (check_host(host) is None) is usable
+
+
+REPO = Path(__file__).resolve().parents[2]
+_OPTION_LITERAL = re.compile(r"[\"'](/(?:Systems/Tornado|DIRAC|Registry|LocalSite)/[A-Za-z-]+)")
+
+
+def test_docs_configuration_lists_every_option_the_code_reads() -> None:
+    """Every fixed option path written in the package appears in docs/configuration.md."""
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    read: set[str] = set()
+    for source in (REPO / "src" / "tornadoservice").rglob("*.py"):
+        read.update(_OPTION_LITERAL.findall(source.read_text()))
+    read.discard("/DIRAC/Security")  # a section, not an option
+    assert len(read) > 25, sorted(read)  # the scan found them
+    # An option as `/A/B`, a section as the start of its options' paths: `/Registry/Users/...
+    missing = sorted(path for path in read if f"`{path}`" not in doc and f"`{path}/" not in doc)
+    assert not missing, f"not in docs/configuration.md: {missing}"
+    for security in ("Grid-Security", "CALocation", "CertFile", "KeyFile"):
+        assert f"`/DIRAC/Security/{security}`" in doc  # read through locations._option
