@@ -117,7 +117,7 @@ def test_pass_file_unlocks_an_encrypted_key(
     [
         ((), "", 2, "there is no terminal to ask for its passphrase"),
         (("--pass-stdin",), "wrong\n", 1, "cannot read the private key (wrong passphrase?)"),
-        (("--pass-file", "MISSING"), "", 2, "No such file or directory"),
+        (("--pass-file", "MISSING"), "", 1, "No such file or directory"),
         (("--pass-stdin", "--pass-file", "MISSING"), "", 2, "not both"),
     ],
     ids=["no-terminal", "wrong", "missing-file", "both"],
@@ -199,12 +199,12 @@ def test_proxy_info_of_an_expired_proxy_exits_1(cli_pki: CliPKI, tmp_path: Path)
 
 
 @pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["missing", "garbage"])
-def test_proxy_info_of_no_proxy_is_a_usage_error(tmp_path: Path, content: str | None) -> None:
+def test_proxy_info_of_no_proxy_fails(tmp_path: Path, content: str | None) -> None:
     path = tmp_path / "proxy.pem"
     if content is not None:
         path.write_text(content)
     result = run_cli("proxy-info", path)
-    assert_error(result, 2, str(path))
+    assert_error(result, 1, str(path))
     assert result.stdout == ""
 
 

@@ -112,6 +112,16 @@ def build_client(
     # --ca-dir goes to the client as ca_dir: it must win over a configured Grid-Security too.
     if ca_dir is None and find_ca_dir(config) is None:
         raise CLIError("no CA directory: give --ca-dir or set X509_CERT_DIR", EXIT_USAGE)
+    if "://" not in target and not configs:
+        raise CLIError(
+            f"{target!r} is not a URL: give https://host:port/System/Service, "
+            "or --config FILE to resolve System/Service names",
+            EXIT_USAGE,
+        )
+    try:
+        resolve_urls(target, config)  # fail early, as a usage error
+    except URLResolutionError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from exc
     explicit = cert is not None or token is not None or token_file is not None
     as_host = bool(config.getValue("/DIRAC/Security/UseServerCertificate", False))
     found = find_proxy(proxy)
@@ -127,16 +137,6 @@ def build_client(
             "or give --proxy, --cert/--key or --token",
             EXIT_USAGE,
         )
-    if "://" not in target and not configs:
-        raise CLIError(
-            f"{target!r} is not a URL: give https://host:port/System/Service, "
-            "or --config FILE to resolve System/Service names",
-            EXIT_USAGE,
-        )
-    try:
-        resolve_urls(target, config)  # fail early, as a usage error
-    except URLResolutionError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from exc
     kwargs: dict[str, Any] = {
         "timeout": timeout,
         "config": config,

@@ -3,9 +3,10 @@ proxy-info.
 
 Errors are :class:`CLIError` exceptions carrying an exit code; :func:`main` prints them as one line
 (``tornadoservice: error: ...``) and never shows a traceback. One exit-code scheme for every
-subcommand (README, "Exit codes"): 0 success; 1 failure (an ``S_ERROR`` answer, a server that
-cannot start, an expired proxy, a service that cannot load); 2 usage (a bad option or argument,
-a missing or unusable credential, file or configuration given by the user); 3 connection (no
+subcommand (README, "Calling it"): 0 success; 1 failure (an ``S_ERROR`` answer, a server or
+configuration that cannot start, a file that cannot be read or written, a PKI refusal, an
+expired proxy, a service that cannot load); 2 usage (a bad option or argument, options that
+exclude each other, no credential found, an unusable credential for a call); 3 connection (no
 server reached, TLS refused, no answer in time); 130 interrupted (Ctrl-C).
 """
 
@@ -39,8 +40,9 @@ def default_state_dir() -> Path:
 def cli() -> None:
     """Secure RPC services over HTTPS, wire-compatible with DIRAC.
 
-    Exit codes: 0 success, 1 failure (S_ERROR, server cannot start, expired proxy), 2 usage
-    (bad option, missing credential or file), 3 connection (server unreachable, TLS refused).
+    Exit codes: 0 success, 1 failure (S_ERROR, server cannot start, unreadable file, expired
+    proxy), 2 usage (bad option or argument, no credential), 3 connection (server unreachable,
+    TLS refused).
     """
 
 

@@ -128,9 +128,9 @@ def _passphrase(path: Path, pass_stdin: bool, pass_file: Path | None) -> bytes:
         try:
             lines = pass_file.read_text().splitlines()
         except OSError as exc:
-            raise CLIError(f"{pass_file}: {exc.strerror}", EXIT_USAGE) from exc
+            raise CLIError(f"{pass_file}: {exc.strerror}") from exc
         except UnicodeDecodeError:
-            raise CLIError(f"{pass_file}: not a text file", EXIT_USAGE) from None
+            raise CLIError(f"{pass_file}: not a text file") from None
         return (lines[0] if lines else "").encode()
     if not sys.stdin.isatty():
         # getpass would read the terminal anyway, or warn and echo: ask for an explicit source.

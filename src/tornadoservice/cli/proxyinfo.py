@@ -1,7 +1,8 @@
 """``tornadoservice proxy-info``: what a proxy file holds, like ``dirac-proxy-info``.
 
-Exit codes: 0 for a proxy that is still valid, 1 when it expired (the facts are printed first),
-2 for a file that is missing or is not a proxy file.
+Exit codes (the CLI's scheme): 0 for a proxy that is still valid; 1 when it expired (the facts
+are printed first), or when the file (or the --vomsdir) is missing or unreadable or is not a
+proxy file.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from tornadoservice.identity.dn import dirac_dn
 from tornadoservice.identity.pem import PemError, load_pem_chain
 from tornadoservice.identity.voms import VomsError, VomsTrust
 from tornadoservice.identity.x509 import IdentityError, identity_from_chain, voms_from_chain
-
-EXIT_USAGE = 2
 
 
 def _time_left(until: dt.datetime, now: dt.datetime) -> str:
@@ -57,23 +56,23 @@ def proxy_info(proxy_file: Path | None, vomsdir: Path | None) -> None:
     try:
         chain, key = load_pem_chain(path)
     except OSError as exc:
-        raise CLIError(f"{path}: {exc.strerror}", EXIT_USAGE) from exc
+        raise CLIError(f"{path}: {exc.strerror}") from exc
     except PemError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from exc
+        raise CLIError(str(exc)) from exc
     trust = None
     if vomsdir is not None:
         try:
             trust = VomsTrust.from_vomsdir(vomsdir)
         except OSError as exc:
-            raise CLIError(f"{vomsdir}: {exc.strerror}", EXIT_USAGE) from exc
+            raise CLIError(f"{vomsdir}: {exc.strerror}") from exc
         except VomsError as exc:
-            raise CLIError(str(exc), EXIT_USAGE) from exc
+            raise CLIError(str(exc)) from exc
     now = dt.datetime.now(dt.UTC)
     try:
         identity = identity_from_chain(chain, now=now, voms_trust=trust)
         voms = voms_from_chain(chain, trust, now=now)
     except IdentityError as exc:
-        raise CLIError(f"{path}: {exc}", EXIT_USAGE) from exc
+        raise CLIError(f"{path}: {exc}") from exc
     kind = "RFC 3820 proxy" if identity.is_proxy else "certificate (not a proxy)"
     if identity.is_limited_proxy:
         kind = "limited RFC 3820 proxy"
