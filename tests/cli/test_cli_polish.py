@@ -7,6 +7,7 @@ import datetime as dt
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
@@ -23,6 +24,7 @@ from tests.cli.support import (
     free_port,
     run_cli,
 )
+from tornadoservice.cli.main import cli
 from tornadoservice.identity.pem import load_pem_chain, load_private_key
 from tornadoservice.identity.proxy import make_proxy, write_proxy_file
 
@@ -250,3 +252,20 @@ def test_help_texts(command: list[str], fragments: list[str]) -> None:
     flat = " ".join(result.stdout.split())
     for fragment in fragments:
         assert fragment in flat, result.stdout
+
+
+def test_every_option_and_command_has_a_help_text() -> None:
+    missing: list[str] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if not command.help:
+            missing.append(" ".join(path))
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.help and not param.hidden:
+                missing.append(f"{' '.join(path)} {param.opts[0]}")
+
+    walk(cli, ["tornadoservice"])
+    assert not missing, missing

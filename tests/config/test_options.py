@@ -111,7 +111,9 @@ def test_check_host(host: str, usable: bool) -> None:
 
 
 REPO = Path(__file__).resolve().parents[2]
-_OPTION_LITERAL = re.compile(r"[\"'](/(?:Systems/Tornado|DIRAC|Registry|LocalSite)/[A-Za-z-]+)")
+_OPTION_LITERAL = re.compile(
+    r"[\"'](/(?:Systems/Tornado|DIRAC|Registry|LocalSite)(?:/[A-Za-z-]+)+)(?=[\"'])"
+)
 
 
 def test_docs_configuration_lists_every_option_the_code_reads() -> None:

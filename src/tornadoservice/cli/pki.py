@@ -39,7 +39,13 @@ def pki() -> None:
 @click.option(
     "--cn", default="tornadoservice development CA", show_default=True, help="CA common name."
 )
-@click.option("--days", type=click.IntRange(1, 36500), default=3650, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 36500),
+    default=3650,
+    show_default=True,
+    help="Validity of the CA certificate, in days.",
+)
 def pki_init(directory: Path, cn: str, days: int) -> None:
     """Make a CA in DIRECTORY (CA directory for CALocation: DIRECTORY/certificates)."""
     dev = DevPKI(directory)
@@ -55,7 +61,13 @@ def pki_init(directory: Path, cn: str, days: int) -> None:
 @click.argument("hostname")
 @click.option("--dns", "dns_names", multiple=True, help="Extra DNS subjectAltName (repeatable).")
 @click.option("--ip", "ips", multiple=True, help="IP subjectAltName (repeatable).")
-@click.option("--days", type=click.IntRange(1, 36500), default=365, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 36500),
+    default=365,
+    show_default=True,
+    help="Validity of the certificate, in days.",
+)
 def pki_host(
     directory: Path, hostname: str, dns_names: tuple[str, ...], ips: tuple[str, ...], days: int
 ) -> None:
@@ -73,7 +85,13 @@ def pki_host(
 @PKI_DIR
 @click.argument("dn")
 @click.option("--name", help="File name for the user (default: the DN's last CN).")
-@click.option("--days", type=click.IntRange(1, 36500), default=365, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 36500),
+    default=365,
+    show_default=True,
+    help="Validity of the certificate, in days.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing user of that name (new key).")
 def pki_user(directory: Path, dn: str, name: str | None, days: int, force: bool) -> None:
     """Issue a user certificate for DN, e.g. '/C=ch/O=DIRAC/OU=DIRAC CI/CN=ciuser'."""
@@ -93,7 +111,13 @@ def pki_user(directory: Path, dn: str, name: str | None, days: int, force: bool)
     show_default=True,
     help="The VOMS server's host name (its certificate's CN, named in every AC).",
 )
-@click.option("--days", type=click.IntRange(1, 36500), default=365, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 36500),
+    default=365,
+    show_default=True,
+    help="Validity of the certificate, in days.",
+)
 def pki_voms(directory: Path, vo: str, host: str, days: int) -> None:
     """Make a VOMS server for the VO named VO: its certificate and its VOMSDir entry.
 

@@ -103,12 +103,13 @@ def issue_voms_extension(
     not_before: dt.datetime,
     not_after: dt.datetime,
     host: str | None = None,
-    serial: int = 1,
+    serial: int | None = None,
 ) -> bytes:
     """The VOMS proxy extension value for ``holder`` (the end-entity certificate: the user's).
 
     ``fqans`` default to :func:`default_fqan`; each must lie in ``vo``. ``host`` names the
-    server in the policyAuthority (default: the server certificate's last CN).
+    server in the policyAuthority (default: the server certificate's last CN); ``serial`` is
+    the AC's serial number (default: random, as VOMS servers make them).
     """
     vo = valid_vo(vo)
     fqans = [_check_fqan(vo, fqan) for fqan in fqans] or [default_fqan(vo)]
@@ -153,7 +154,7 @@ def issue_voms_extension(
         + holder_field
         + der.encode(0xA0, _general_names(server_cert.subject))  # v2Form issuerName
         + _algorithm(algorithm_oid)
-        + _integer(serial)
+        + _integer(x509.random_serial_number() if serial is None else serial)
         + der.encode(der.SEQUENCE, _time(not_before) + _time(not_after))
         + der.encode(der.SEQUENCE, attribute)
         + extensions,
