@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -16,6 +18,12 @@ from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.devpki import DevPKIError
 from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
 from tornadoservice.server.demo_state import DEMO_HOST, DEMO_SERVICE, DemoFiles, ensure_demo
+from tornadoservice.server.metrics import (
+    ExpiryCollector,
+    MetricsListener,
+    check_metrics_port,
+    prepare_multiprocess,
+)
 from tornadoservice.server.server import ServerStartError, TornadoServer
 from tornadoservice.server.service import ServiceDefinitionError
 from tornadoservice.server.workers import Supervisor, worker_count
@@ -73,12 +81,36 @@ def _serve_with_workers(server: TornadoServer, demo: DemoFiles | None, count: in
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc
 
+    listener: MetricsListener | None = None
+    directory: Path | None = None
+    if server.metrics_options.port is not None:
+        # The workers write their values to files there; this process serves their sum.
+        try:
+            check_metrics_port(server.metrics_options)  # before forking: fail in one line
+        except OSError as exc:
+            raise CLIError(str(exc.strerror or exc)) from exc
+        directory = Path(tempfile.mkdtemp(prefix="tornadoservice-metrics-"))
+        prepare_multiprocess(directory)
+        server.serve_metrics = False
+
     def announce() -> None:
+        nonlocal listener
+        if directory is not None:  # after the forks: no listener thread in the workers
+            cert, _, ca_dir = server.tls_files()
+            listener = MetricsListener(
+                server.metrics_options, ExpiryCollector(lambda: (cert, ca_dir))
+            )
         if demo is not None:
             click.echo(demo_instructions(demo, server))
         click.echo(f"{count} worker processes (pid {os.getpid()} supervises)", err=True)
 
-    code = Supervisor(server, sockets, count).run(ready=announce)
+    try:
+        code = Supervisor(server, sockets, count).run(ready=announce)
+    finally:
+        if listener is not None:
+            listener.close()
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
     if code:
         raise CLIError("the worker processes kept failing (see the log)")
 

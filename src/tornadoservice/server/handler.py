@@ -29,6 +29,7 @@ from tornadoservice._version import __version__
 from tornadoservice.core.log import DiracLogger, escape_control
 from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
+from tornadoservice.server import activity
 from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
 from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.body import encoding_error, parse_form
@@ -521,9 +522,32 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         ip, port = self.getRemoteAddress()
         return f"{ip}:{port}"
 
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        self._bytes_out = getattr(self, "_bytes_out", 0) + sum(map(len, self._write_buffer))
+        return super().flush(include_footers)
+
+    def _report_activity(self) -> None:
+        """The activity record of this request (activityMonitoringReporter, metrics)."""
+        own = self.activityMonitoringReporter
+        if not activity.wanted(own):
+            return
+        declared = self.request.headers.get("Content-Length", "")
+        activity.report(
+            own,
+            self._runtime,
+            method=self._rpc_method,
+            status=self.get_status(),
+            seconds=time.perf_counter() - self._started,
+            user=self._creds.get("username"),
+            group=self._creds.get("group"),
+            bytes_in=self._body_size or (int(declared) if declared.isdigit() else 0),
+            bytes_out=getattr(self, "_bytes_out", 0),
+        )
+
     def on_finish(self) -> None:
         # A request refused in prepare() never reaches post(): count it out here too.
         self._stop_counting()
+        self._report_activity()
         if not access_log.isEnabledFor(logging.INFO):
             return
         creds = self._creds

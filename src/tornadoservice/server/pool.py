@@ -122,6 +122,10 @@ class WorkerPool(concurrent.futures.Executor):
         limit = self.max_queued
         return limit is not None and self._jobs.qsize() >= limit
 
+    def busy(self) -> int:
+        """Threads running a job now (approximate while workers run; for metrics)."""
+        return len(self._threads) - max(0, self._idle)
+
     def call(self, function: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
         """Run ``function(*args)`` in a worker; await the returned future on the running loop."""
         loop = asyncio.get_running_loop()

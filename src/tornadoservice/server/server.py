@@ -55,6 +55,7 @@ from tornadoservice.server.initialization import (
     option_seconds,
 )
 from tornadoservice.server.limits import BufferBudget
+from tornadoservice.server.metrics import MetricsOptions, ServerMetrics, count_reload
 from tornadoservice.server.pool import WorkerPool
 from tornadoservice.server.probes import Health
 from tornadoservice.server.service import (
@@ -256,8 +257,12 @@ class TornadoServer:
             )
             """Seconds a stopping server still accepts, answering ``/health/ready`` with 503,
             so that balancers take it out before its port closes (default 0)."""
+            self.metrics_options = MetricsOptions.from_config(config)
         except ValueError as exc:
             raise ServerStartError(str(exc)) from exc
+        self.serve_metrics = True
+        """Whether :meth:`listen` opens the metrics port (a supervisor serves it for workers)."""
+        self.metrics: ServerMetrics | None = None
 
     # ------------------------------------------------------------------ start
     def tls_files(self) -> tuple[Path, Path, Path]:
@@ -340,6 +345,7 @@ class TornadoServer:
         # Only now accept connections: InitializeAtStart has run every initializeHandler.
         try:
             self._initialize_services()
+            self._start_metrics()
         except ServerStartError:
             if own_sockets:
                 for sockets in sockets_by_port.values():
@@ -360,6 +366,20 @@ class TornadoServer:
                 self.ports[spec.port],
                 spec.name,
             )
+
+    def _start_metrics(self) -> None:
+        if self.metrics_options.port is None or self.metrics is not None:
+            return
+        try:
+            self.metrics = ServerMetrics(
+                self.metrics_options,
+                self.state,
+                lambda: (runtime for runtime, _ in self.health.services),
+                lambda: (self.tls_files()[0], self.tls_files()[2]),
+                listen=self.serve_metrics,
+            )
+        except OSError as exc:
+            raise ServerStartError(str(exc.strerror or exc)) from exc
 
     def _initialize_services(self) -> None:
         """``InitializeAtStart``: every ``initializeHandler`` now, a failure stopping the start;
@@ -422,8 +442,9 @@ class TornadoServer:
 
     def _on_sighup(self) -> None:
         sdnotify.reloading()
-        self.reload_config()
-        self.reload_tls()
+        if self.config_files:
+            count_reload("config", self.reload_config())
+        count_reload("tls", self.reload_tls())
         sdnotify.ready(self._status())
 
     def _status(self) -> str:
@@ -454,7 +475,7 @@ class TornadoServer:
         return True
 
     def _reload_tick(self) -> None:
-        self.reload_tls()
+        count_reload("tls", self.reload_tls())
 
     def _start_reload_timer(self) -> None:
         interval = _ca_reload_interval(self.config)
@@ -488,6 +509,9 @@ class TornadoServer:
         for server in self.servers:
             await server.close_all_connections()
         clear_active(self)
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
         self.state.executor.shutdown(wait=False, cancel_futures=True)
         for runtime, _ in self.runtimes:
             runtime.pool.shutdown(wait=False, cancel_futures=True)

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from tornadoservice.server import sdnotify
+from tornadoservice.server import metrics, sdnotify
 from tornadoservice.server.server import TornadoServer
 
 log = logging.getLogger("tornadoservice.workers")
@@ -122,6 +122,7 @@ class Supervisor:
             if pid == 0:
                 return True
             number = self.children.pop(pid, None)
+            metrics.worker_exited(pid)
             if number is None or self._stopping_since is not None:
                 continue
             log.warning(
