@@ -20,6 +20,7 @@ import click
 
 from tornadoservice.cli.call import call
 from tornadoservice.cli.check import check
+from tornadoservice.cli.describe import describe
 from tornadoservice.cli.errors import CLIError
 from tornadoservice.cli.init import init
 from tornadoservice.cli.pki import pki, proxy_init
@@ -126,6 +127,7 @@ def serve(
 
 cli.add_command(call)
 cli.add_command(check)
+cli.add_command(describe)
 cli.add_command(get_file)
 cli.add_command(put_file)
 cli.add_command(pki)

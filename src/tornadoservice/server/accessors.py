@@ -14,6 +14,8 @@ from tornado.web import RequestHandler
 
 from tornadoservice._version import __version__
 from tornadoservice.core.returnvalues import S_OK
+from tornadoservice.server.introspection import DEFAULT_RULE as DEFAULT_DESCRIBE_RULE
+from tornadoservice.server.introspection import describe
 
 if TYPE_CHECKING:
     from tornadoservice.server.service import ServiceRuntime
@@ -95,6 +97,8 @@ class BuiltinMethods(RequestHandler):
     auth_ping: ClassVar[list[str]] = ["all"]
     auth_echo: ClassVar[list[str]] = ["all"]
     auth_whoami: ClassVar[list[str]] = ["authenticated"]
+    auth_describeService: ClassVar[list[str]] = DEFAULT_DESCRIBE_RULE
+    types_describeService: ClassVar[list[type]] = []
 
     async def export_ping(self) -> dict[str, Any]:
         """Liveness and a few facts about the service and its host."""
@@ -120,6 +124,10 @@ class BuiltinMethods(RequestHandler):
                 },
             }
         )
+
+    async def export_describeService(self) -> dict[str, Any]:
+        """This service's methods: effective rule, authentication, arguments, docstring."""
+        return S_OK(describe(self._runtime))
 
     async def export_echo(self, data: Any) -> dict[str, Any]:
         """Return the argument unchanged."""
