@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tornadoservice import S_OK
 from tornadoservice.server.server import ServerStartError
 
 Sessions = Callable[[ClientCred | None], requests.Session]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -229,3 +231,22 @@ def test_a_failing_reporter_never_fails_the_request(
     assert Broken.calls == 3
     failures = [r for r in caplog.records if "activity reporter Broken failed" in r.getMessage()]
     assert len(failures) == 1  # once, not once per request
+
+
+def test_the_grafana_dashboard_asks_for_metrics_that_exist(metered: LiveServer) -> None:
+    assert metered.server.metrics is not None and metered.server.metrics.listener is not None
+    port = metered.server.metrics.listener.port
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    exposed: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        exposed.add(family.name)
+        if family.type == "counter":
+            exposed.add(f"{family.name}_total")
+        if family.type == "histogram":
+            exposed.update(f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count"))
+        exposed.update(sample.name for sample in family.samples)
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for e in expressions for name in re.findall(r"tornadoservice_[a-z_]+", e)}
+    assert len(used) >= 10
+    assert used <= exposed, used - exposed
