@@ -15,6 +15,8 @@ from bench.runner import ECHO_PAYLOAD, Results, case_key, summarize
 
 BASELINE, FRAMEWORK, FASTAPI = "tornado", "tornadoservice", "fastapi"
 HTTPTOOLS, LIMIT = "tornadoservice-httptools", "limit"
+OBSERVED = "tornadoservice-observed"
+"""tornadoservice with metrics on and JSON access logs: its ratio to FRAMEWORK is their cost."""
 """Our server on the asyncio + httptools transport; asyncio + httptools with no framework."""
 TARGET_RPS_RATIO, TARGET_P99_RATIO = 0.85, 1.3
 JUDGED_METHODS, JUDGED_CONCURRENCY = ("echo", "add"), (16, 64)
@@ -131,6 +133,9 @@ def render(results: Results, command: str) -> str:
         f"`{Path(results.server_log).name}` in the run's work directory, a temporary one "
         "removed afterwards unless `--workdir` is given), with the logging setup of "
         "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once).",
+        "- **tornadoservice-observed**: the same service with Prometheus metrics on (every "
+        "request recorded, gauges sampled each second; never scraped during the run) and the "
+        "access log written as JSON lines: its ratio to tornadoservice is their cost.",
         "- **tornadoservice-httptools**: the same service and pipeline on the asyncio + "
         "`httptools` transport (`/Systems/Tornado/HTTPImplementation = httptools`).",
         "- **limit**: an asyncio `Protocol` with the `httptools` parser and the stdlib TLS, no "
@@ -190,6 +195,10 @@ def render(results: Results, command: str) -> str:
         for ours in (FRAMEWORK, HTTPTOOLS)
         for other, title in ((BASELINE, "bare Tornado"), (FASTAPI, "FastAPI"), (LIMIT, "limit"))
     ]
+    pairs += [
+        (OBSERVED, FRAMEWORK, "tornadoservice (the cost of metrics and JSON logs)"),
+        (OBSERVED, BASELINE, "bare Tornado"),
+    ]
     for ours_target, other, title in pairs:
         rows = ratios(summary, other, methods, levels, ours_target)
         if not rows:
@@ -223,6 +232,17 @@ def render(results: Results, command: str) -> str:
         )
         out.append("")
         out += lines
+    observed_lines, observed_met = verdict(
+        ratios(summary, BASELINE, methods, levels, ours_target=OBSERVED)
+    )
+    if observed_met is not None:
+        out += [
+            "",
+            "With metrics and JSON logs on (tornadoservice-observed against the same baseline): "
+            + ("**all met in this run.**" if observed_met else "**not all met in this run:**"),
+            "",
+            *observed_lines,
+        ]
     out.append("")
     if results.wrk_check is not None:
         check = results.wrk_check

@@ -9,6 +9,8 @@ allowed); the two baselines require the peer certificate, which stands in for au
   ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``.
 * ``tornado``: a bare ``RequestHandler`` doing the least equivalent work: parse the form,
   ``json.loads`` the args, ``json.dumps`` the result. No access log.
+* ``tornadoservice-observed``: the same, with what production turns on: Prometheus metrics
+  (``/Systems/Tornado/Metrics/Port``, every request recorded) and the access log as JSON lines.
 * ``tornadoservice-httptools``: the same service on the asyncio + httptools transport
   (``/Systems/Tornado/HTTPImplementation = httptools``).
 * ``fastapi``: the same endpoint in FastAPI on uvicorn (its default loop and HTTP parser). No
@@ -42,7 +44,14 @@ from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
 from tornadoservice.server.server import TornadoServer
 
-TARGETS = ("tornadoservice", "tornadoservice-httptools", "tornado", "fastapi", "limit")
+TARGETS = (
+    "tornadoservice",
+    "tornadoservice-observed",
+    "tornadoservice-httptools",
+    "tornado",
+    "fastapi",
+    "limit",
+)
 SERVICE = "Framework/Bench"
 
 
@@ -92,9 +101,13 @@ def _listen() -> socket.socket:
     return sock
 
 
-async def _serve_tornadoservice(pki: BenchPKI, implementation: str = "tornado") -> None:
+async def _serve_tornadoservice(
+    pki: BenchPKI, implementation: str = "tornado", *, observed: bool = False
+) -> None:
     config = ConfigTree.from_dict(service_config(pki))
     config.set_option("/Systems/Tornado/HTTPImplementation", implementation)
+    if observed:
+        config.set_option("/Systems/Tornado/Metrics/Port", "0")  # a free port, never scraped
     server = TornadoServer(
         config,
         handlers={SERVICE: BenchHandler},
@@ -151,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level, stream=log_stream)
     if options.target == "tornadoservice":
         asyncio.run(_serve_tornadoservice(pki))
+    elif options.target == "tornadoservice-observed":
+        asyncio.run(_serve_tornadoservice(pki, observed=True))
     elif options.target == "tornadoservice-httptools":
         asyncio.run(_serve_tornadoservice(pki, "httptools"))
     elif options.target == "limit":

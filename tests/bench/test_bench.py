@@ -68,7 +68,7 @@ def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["tornadoservice-httptools", "limit"])
+@pytest.mark.parametrize("target", ["tornadoservice-httptools", "tornadoservice-observed", "limit"])
 def test_the_httptools_and_limit_targets_answer_correctly(tmp_path: Path, target: str) -> None:
     """Each target serves echo over mutual TLS (the generator checks every first answer)."""
     pki = make_pki(tmp_path / "pki")
