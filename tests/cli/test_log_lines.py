@@ -30,6 +30,7 @@ def test_a_method_name_cannot_forge_a_line_in_the_serve_log(demo: DemoRun) -> No
     assert len(lines) == 1, lines
     [line] = lines
     # The server's own line (its timestamp, its logger), with the client's text escaped in it.
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO tornadoservice\.access: ", line)
+    utc = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
+    assert re.match(rf"{utc} INFO tornadoservice\.access\[{demo.server.process.pid}\]: ", line)
     assert f"hello\\n{FORGED}\\r\\nmore" in line
     assert not any(text.startswith(FORGED) for text in demo.server.stderr.splitlines())

@@ -214,3 +214,38 @@ def test_without_notify_socket_nothing_is_sent(cli_pki: CliPKI, tmp_path: Path) 
         assert json.loads(answer.text) == {"status": "ok"}
         server.send_signal(signal.SIGTERM)
         assert server.wait_exit() == 0
+
+
+# ------------------------------------------------------------------ --log-format
+
+
+def test_serve_log_format_json_writes_one_object_per_line(cli_pki: CliPKI, tmp_path: Path) -> None:
+    config = write_site(tmp_path / "site", cli_pki, service_section("handlers/echo.py"))
+    args = ["serve", "--config", config, "--port", "0", "--host", "127.0.0.1"]
+    with running_server([*args, "--log-format", "json"], output_dir=tmp_path / "logs") as server:
+        url = server.wait_for(
+            r'"message": "serving Test/Echo on (https://[^ "]+)', stream="stderr"
+        )[1]
+        with make_session(cli_pki.ca_dir, cli_pki.proxy, cli_pki.proxy) as session:
+            answer = session.post(
+                url,
+                data={"method": "echo", "args": '["x"]'},
+                headers={"X-Request-ID": "deploy-check-1"},
+                timeout=10,
+            )
+        assert answer.headers["X-Request-ID"] == "deploy-check-1"
+        server.wait_for(r'"request_id": "deploy-check-1"', stream="stderr")
+        server.send_signal(signal.SIGTERM)
+        assert server.wait_exit() == 0
+    lines = [json.loads(line) for line in server.stderr.splitlines()]  # every line is JSON
+    assert all(line["pid"] == server.process.pid for line in lines)
+    [access] = [line for line in lines if line.get("request_id") == "deploy-check-1"]
+    assert access["logger"] == "tornadoservice.access"
+    assert (access["service"], access["method"], access["status"]) == ("Test/Echo", "echo", 200)
+    assert (access["user"], access["group"]) == ("ciuser", "dirac_user")
+    assert access["time"].endswith("+00:00")
+
+
+def test_a_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("serve", "--log-format", "xml", "--check")
+    assert_error(result, 2, "--log-format", lines=2)

@@ -98,7 +98,11 @@ def test_a_broken_stream_does_not_raise_into_the_caller(logger: logging.Logger) 
 
 
 def test_line_formatter_matches_the_standard_formatter() -> None:
+    # The standard formatter set up for UTC in ISO 8601 with its offset writes the same lines.
     ours, standard = LineFormatter(), logging.Formatter(LOG_FORMAT)
+    standard.converter = time.gmtime
+    standard.default_time_format = "%Y-%m-%dT%H:%M:%S"
+    standard.default_msec_format = "%s.%03d+00:00"
     record = logging.LogRecord("tornadoservice.access", logging.INFO, "", 0, "%s", ("x",), None)
     start = record.created
     for offset in (0.0, 0.001, 0.5, 0.999, 1.0, 59.9, 3600.25, 86400.75):
@@ -156,7 +160,7 @@ def test_configure_logging_installs_one_batching_handler_on_root() -> None:
         assert root.level == logging.WARNING
         assert logging.logThreads is False and logging.logProcesses is False
         logging.getLogger("tornadoservice.test").error("boom %s", 1)
-        assert stream.getvalue().endswith(" ERROR tornadoservice.test: boom 1\n")
+        assert stream.getvalue().endswith(f" ERROR tornadoservice.test[{os.getpid()}]: boom 1\n")
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

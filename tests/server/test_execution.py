@@ -203,7 +203,10 @@ def test_one_access_log_line_per_request(
     peer = next(line.split()[0] for line in lines if " add " in line)
     lines = [line for line in lines if line.startswith(peer + " ")]
     assert len(lines) == 3
-    pattern = r"127\.0\.0\.1:\d+ dirac_user:ciuser Framework/DummyTornado {} {} \d+\.\d\dms {}"
+    pattern = (
+        r"127\.0\.0\.1:\d+ dirac_user:ciuser Framework/DummyTornado {} {} \d+\.\d\dms {} "
+        r"rid=[0-9a-f]{{24}}"
+    )
     import re
 
     assert re.fullmatch(pattern.format("add", 200, "OK"), lines[0]), lines[0]

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -177,7 +178,7 @@ def test_a_queued_call_of_a_client_that_left_never_runs(
         "the dropped call's access line",
     )
     line = next(r.getMessage() for r in caplog.records if " block 499 " in r.getMessage())
-    assert line.endswith("CLIENT-GONE")
+    assert re.search(r" CLIENT-GONE rid=[0-9a-f]{24}$", line), line
 
 
 def test_a_service_with_all_threads_blocked_leaves_other_services_served(

@@ -84,6 +84,15 @@ def cli() -> None:
     help="Least severe log level written to stderr (access lines are info).",
 )
 @click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    help="text: one line per record (UTC time, level, logger[pid]); json: one JSON object "
+    "per line (access lines with peer, DN, group, service, method, status, duration, bytes, "
+    "request id).",
+)
+@click.option(
     "--check",
     is_flag=True,
     help="Load the configuration, certificates and handlers, then exit 0 or 1 (ExecStartPre).",
@@ -101,13 +110,14 @@ def serve(
     processes: int,
     drain_timeout: float | None,
     log_level: str,
+    log_format: str,
     check: bool,
     initialize: bool,
 ) -> None:
     """Serve the HTTPS services of a configuration, or the demo service when none is given."""
     from tornadoservice.cli.serve import run_server
 
-    configure_logging(log_level)
+    configure_logging(log_level, log_format=log_format.lower())
     if initialize and not check:
         raise click.UsageError("--initialize goes with --check")
     if check:

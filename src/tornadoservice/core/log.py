@@ -8,6 +8,7 @@ ordinary handlers, filters and formatters.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -142,26 +143,56 @@ def escape_control(text: str) -> str:
 
 # --- The process-wide setup of ``tornadoservice serve`` -----------------------------------------
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+"""Text lines: UTC time in ISO 8601 with its offset, level, logger and the process (a worker of
+``serve --processes N`` has its own pid), then the message."""
+
+_pid = os.getpid()
+
+
+def _new_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_new_pid)
+
+
+class _UTCSeconds:
+    """``2026-12-02T01:00:00`` of a timestamp, computed once per second (threads may race to
+    refresh it: they write the same value)."""
+
+    __slots__ = ("_date", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._date = ""
+
+    def iso(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._date}.{int(msecs):03d}+00:00"
 
 
 class LineFormatter(logging.Formatter):
-    """``logging.Formatter`` that keeps a record on one line and formats the date part of
-    ``asctime`` once per second.
+    """``logging.Formatter`` that keeps a record on one line, in UTC, with the process id.
 
     Control characters in the message (from any logger: a value a client sent, logged by a
-    service) are escaped by :func:`escape_control`.
-
-    With the default date format, ``time.strftime`` runs once for each second that has records
-    instead of once per record; the output is the same.
+    service) are escaped by :func:`escape_control`. The time is ISO 8601 in UTC with its offset
+    (``2026-12-02T01:00:00.123+00:00``), its date part computed once per second. The pid is the
+    one of the process writing (kept up to date across ``fork``), also when ``logging`` does not
+    record it.
     """
 
     def __init__(self, fmt: str = LOG_FORMAT) -> None:
         super().__init__(fmt)
-        self._second = -1
-        self._date = ""
+        self._clock = _UTCSeconds()
 
     def formatMessage(self, record: logging.LogRecord) -> str:
+        if record.process is None:
+            record.process = _pid
         # Whatever a logger was given, the message stays on one line; a traceback (added after
         # this by format()) keeps its own lines.
         return escape_control(super().formatMessage(record))
@@ -169,12 +200,44 @@ class LineFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
-        if second != self._second:
-            # Two threads may both refresh it: they write the same value.
-            self._date = time.strftime(self.default_time_format, self.converter(record.created))
-            self._second = second
-        return f"{self._date},{int(record.msecs):03d}"
+        return self._clock.iso(record.created, record.msecs)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``--log-format json``), for journald, Loki or Elasticsearch.
+
+    Keys: ``time`` (UTC, ISO 8601 with offset), ``level``, ``logger``, ``pid``, ``message``;
+    ``exception`` with a traceback; ``request_id`` on the lines of a request; and for the access
+    log the fields of its ``access`` record (peer, DN, group, service, method, status,
+    duration, bytes, ...). JSON escapes every control character, so a line stays a line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _UTCSeconds()
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self._clock.iso(record.created, record.msecs),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process if record.process is not None else _pid,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            entry["request_id"] = request_id
+        access = getattr(record, "access", None)
+        if isinstance(access, dict):
+            entry.update(access)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+LOG_FORMATS = ("text", "json")
 
 
 class BatchingStreamHandler(logging.StreamHandler[Any]):
@@ -275,17 +338,22 @@ def _reset_after_fork() -> None:
 os.register_at_fork(before=_flush_before_fork, after_in_child=_reset_after_fork)
 
 
-def configure_logging(level: str | int = "info", stream: Any = None) -> logging.Handler:
+def configure_logging(
+    level: str | int = "info", stream: Any = None, *, log_format: str = "text"
+) -> logging.Handler:
     """The logging of ``tornadoservice serve``: one batching handler on the root logger.
 
-    ``stream`` defaults to ``sys.stderr``; ``level`` is a name (``"info"``) or a number. Being
+    ``stream`` defaults to ``sys.stderr``; ``level`` is a name (``"info"``) or a number;
+    ``log_format`` is ``text`` (:class:`LineFormatter`) or ``json`` (:class:`JsonFormatter`). Being
     the application's own setup, it also switches off what the format does not print and costs
     on every record (the logging HOWTO's "Optimization" section): the caller's file and line,
     thread, process and multiprocessing names. Library users who embed :class:`TornadoServer`
     keep their own logging configuration; this is not called for them.
     """
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     handler = BatchingStreamHandler(sys.stderr if stream is None else stream)
-    handler.setFormatter(LineFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else LineFormatter())
     numeric = level if isinstance(level, int) else getattr(logging, level.upper())
     logging.basicConfig(level=numeric, handlers=[handler], force=True)
     logging._srcfile = None

@@ -29,7 +29,7 @@ from tornadoservice._version import __version__
 from tornadoservice.core.log import DiracLogger, escape_control
 from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
-from tornadoservice.server import activity
+from tornadoservice.server import accesslog, activity
 from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
 from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.body import encoding_error, parse_form
@@ -48,13 +48,17 @@ from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
 
-access_log = logging.getLogger("tornadoservice.access")
+access_log = accesslog.access_log
 
 RESULT_HEADER = "X-Tornadoservice-Result"
 """Set to ``S_ERROR`` when a raw (``rawContent``) request got an ``S_ERROR`` as JSON instead."""
 VERSION_HEADER = "X-Tornadoservice-Version"
 """On every answer of ours (DIRAC's servers do not send it): ``sendFile`` streams to such a
 server, and sends DIRAC's form to any other."""
+
+CLIENT_MISTAKES = frozenset(range(400, 500)) | {501}
+"""Statuses logged as one warning line: the client's doing, 501 (an unknown method, DIRAC's
+answer) included; any other 5xx is the server's and is logged as an error."""
 
 DRAIN_BEFORE_REFUSING = 1024 * 1024
 """A refused body up to this size is read (and dropped) before the refusal is sent."""
@@ -99,6 +103,11 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
     def set_default_headers(self) -> None:
         # On every answer, errors included: clients learn that this server streams uploads.
         self.set_header(VERSION_HEADER, __version__)
+        # Called again when an error replaces the answer: the request keeps its id.
+        rid = self.__dict__.get("_request_id")
+        if rid is None:
+            rid = self._request_id = accesslog.request_id(self.request.headers)
+        self.set_header(accesslog.REQUEST_ID_HEADER, rid)
 
     def initialize(self) -> None:
         self._started = time.perf_counter()
@@ -248,6 +257,8 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         exported = self._runtime.methods.get(method_name)
         schemes = exported.authentication if exported else tuple(self.DEFAULT_AUTHENTICATION)
         self._creds = await self._authenticate(schemes)
+        if self._runtime.state.security_log:
+            accesslog.security_incoming(self._peer(), self._creds, self._runtime.name, method_name)
         if exported is None:
             raise RequestError(
                 501,
@@ -498,22 +509,26 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         self.finish(encode(_strip(S_ERROR(err_no, message) if err_no else S_ERROR(message))))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, HTTPError) and value.status_code < 500:
+        if isinstance(value, HTTPError) and value.status_code in CLIENT_MISTAKES:
             logging.getLogger("tornadoservice.request").warning(
-                "%s %s %s: %s",
+                "%s %s %s: %s rid=%s",
                 value.status_code,
                 self._peer(),
                 self._runtime.name,
                 escape_control(str(value.log_message)),
+                self._request_id,
+                extra={"request_id": self._request_id},
             )
         elif isinstance(value, RequestError):
             # Our own 5xx: the traceback, if any, was logged where the error happened.
             logging.getLogger("tornadoservice.request").error(
-                "%s %s %s: %s",
+                "%s %s %s: %s rid=%s",
                 value.status_code,
                 self._peer(),
                 self._runtime.name,
                 escape_control(str(value.log_message)),
+                self._request_id,
+                extra={"request_id": self._request_id},
             )
         else:
             super().log_exception(typ, value, tb)
@@ -548,21 +563,29 @@ class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, Boun
         # A request refused in prepare() never reaches post(): count it out here too.
         self._stop_counting()
         self._report_activity()
-        if not access_log.isEnabledFor(logging.INFO):
+        state = self._runtime.state
+        if not (state.security_log or accesslog.access_log.isEnabledFor(logging.INFO)):
             return
-        creds = self._creds
-        # Escaped: the method name, and a username or group from a token, are the client's.
-        access_log.info(
-            "%s %s:%s %s %s %d %.2fms %s",
-            self._peer(),
-            escape_control(str(creds.get("group", "-"))),
-            escape_control(str(creds.get("username", "-"))),
-            self._runtime.name,
-            escape_control(self._rpc_method or "-"),
-            self.get_status(),
-            (time.perf_counter() - self._started) * 1000,
-            self._outcome,
+        peer = self._peer()
+        declared = self.request.headers.get("Content-Length", "")
+        record = accesslog.AccessRecord(
+            peer=peer,
+            forwarded_for=accesslog.forwarded_for(
+                peer.rsplit(":", 1)[0], self.request.headers, state.trusted_proxies
+            ),
+            creds=self._creds,
+            service=self._runtime.name,
+            method=self._rpc_method,
+            status=self.get_status(),
+            duration_ms=(time.perf_counter() - self._started) * 1000,
+            bytes_in=self._body_size or (int(declared) if declared.isdigit() else 0),
+            bytes_out=getattr(self, "_bytes_out", 0),
+            outcome=self._outcome,
+            request_id=self._request_id,
         )
+        accesslog.log_access(record)
+        if state.security_log:
+            accesslog.security_finished(record)
 
 
 def _after_upload(task: asyncio.Future[tuple[bool, Any]], upload: UploadStream) -> None:

@@ -258,6 +258,7 @@ class TornadoServer:
             """Seconds a stopping server still accepts, answering ``/health/ready`` with 503,
             so that balancers take it out before its port closes (default 0)."""
             self.metrics_options = MetricsOptions.from_config(config)
+            self.state.security_log = option_flag(config, "/Systems/Tornado/SecurityLog")
         except ValueError as exc:
             raise ServerStartError(str(exc)) from exc
         self.serve_metrics = True

@@ -74,6 +74,9 @@ class ServerState:
     """``/Systems/Tornado/MaxBufferedBytes``: request bodies held at once by the process (after
     decompression, until their answers left); a request past it is answered 503. Never less
     than ``max_body_size``, so that one body of the largest size is always accepted alone."""
+    security_log: bool = False
+    """``/Systems/Tornado/SecurityLog``: also write DIRAC's security-log lines
+    (``Incoming request``, ``Returning response``, ``Unauthorized access``)."""
     in_flight: int = 0
     drained: asyncio.Event | None = None
 

@@ -1,0 +1,165 @@
+"""The access line of each request, its request id, and DIRAC's security-log wording.
+
+**Request id.** A caller's ``X-Request-ID`` is kept when it is sane (1 to 128 characters of
+``A-Z a-z 0-9 . _ : @ / + = -``), else one is made (24 hex digits). It is sent back in the
+answer's ``X-Request-ID``, ends the access line (``rid=...``), and goes with the error lines of
+that request (``request_id`` in JSON logs).
+
+**Access line** (logger ``tornadoservice.access``, INFO)::
+
+    PEER[ (for CLIENT)] GROUP:USER SERVICE METHOD STATUS DURATIONms OUTCOME rid=ID
+
+``for CLIENT`` appears when the TCP peer is a trusted balancer
+(``/Systems/Tornado/TrustedProxies``) and sent ``X-Forwarded-For``: its last address, the
+one that balancer saw (a client cannot forge it past a trusted balancer, which appends to it).
+In JSON logs the same values are fields: ``peer``, ``forwarded_for``, ``dn``, ``group``,
+``user``, ``service``, ``method``, ``status``, ``duration_ms``, ``bytes_in``, ``bytes_out``,
+``outcome``, ``request_id``.
+
+**Security log** (``/Systems/Tornado/SecurityLog = yes``, logger ``tornadoservice.security``):
+the lines WLCG sites grep for in DIRAC's logs, ``Incoming request``, ``Returning response``,
+``Unauthorized access``, with the caller as DIRAC formats it (``(ip:port)[group:user]``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tornadoservice.core.log import escape_control
+from tornadoservice.identity.forwarded import is_trusted_proxy
+
+access_log = logging.getLogger("tornadoservice.access")
+security_log = logging.getLogger("tornadoservice.security")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
+_SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def request_id(headers: Mapping[str, str]) -> str:
+    """The caller's ``X-Request-ID`` if sane, else a new one."""
+    given = headers.get(REQUEST_ID_HEADER)
+    if given is not None and _SANE_ID.fullmatch(given):
+        return given
+    return os.urandom(12).hex()
+
+
+def forwarded_for(
+    peer: str, headers: Mapping[str, str], trusted_proxies: Collection[str]
+) -> str | None:
+    """The client address a trusted balancer forwarded, or ``None``."""
+    if not trusted_proxies or not is_trusted_proxy(peer, trusted_proxies):
+        return None
+    header = headers.get(FORWARDED_FOR_HEADER)
+    if not header:
+        return None
+    last = header.rsplit(",", 1)[-1].strip()
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What one finished request logs."""
+
+    peer: str
+    """``ip:port`` of the TCP peer."""
+    forwarded_for: str | None
+    creds: Mapping[str, Any]
+    service: str
+    method: str | None
+    status: int
+    duration_ms: float
+    bytes_in: int
+    bytes_out: int
+    outcome: str
+    request_id: str
+
+    def fields(self) -> dict[str, Any]:
+        creds = self.creds
+        return {
+            "peer": self.peer,
+            "forwarded_for": self.forwarded_for,
+            "dn": creds.get("DN"),
+            "group": creds.get("group"),
+            "user": creds.get("username"),
+            "service": self.service,
+            "method": self.method,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "outcome": self.outcome,
+        }
+
+
+def log_access(record: AccessRecord) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    creds = record.creds
+    peer = record.peer
+    if record.forwarded_for is not None:
+        peer = f"{peer} (for {record.forwarded_for})"
+    # Escaped: the method name, and a username or group from a token, are the client's.
+    access_log.info(
+        "%s %s:%s %s %s %d %.2fms %s rid=%s",
+        peer,
+        escape_control(str(creds.get("group", "-"))),
+        escape_control(str(creds.get("username", "-"))),
+        record.service,
+        escape_control(record.method or "-"),
+        record.status,
+        record.duration_ms,
+        record.outcome,
+        record.request_id,
+        extra={"access": record.fields(), "request_id": record.request_id},
+    )
+
+
+def formatted_caller(peer: str, creds: Mapping[str, Any]) -> str:
+    """The caller as DIRAC's ``srv_getFormattedRemoteCredentials`` writes it."""
+    group = escape_control(str(creds.get("group", "visitor")))
+    user = escape_control(str(creds.get("username", "anonymous")))
+    return f"({peer})[{group}:{user}]"
+
+
+def security_incoming(peer: str, creds: Mapping[str, Any], service: str, method: str) -> None:
+    security_log.info(
+        "Incoming request %s /%s: %s",
+        formatted_caller(peer, creds),
+        service,
+        escape_control(method),
+    )
+
+
+def security_finished(record: AccessRecord) -> None:
+    caller = formatted_caller(record.peer, record.creds)
+    method = escape_control(record.method or "-")
+    extra = {"request_id": record.request_id}
+    if record.status in (401, 403):
+        security_log.warning(
+            "Unauthorized access %s /%s: %s (%d)",
+            caller,
+            record.service,
+            method,
+            record.status,
+            extra=extra,
+        )
+    security_log.info(
+        "Returning response %s /%s: %s (%.2f ms) %d %s",
+        caller,
+        record.service,
+        method,
+        record.duration_ms,
+        record.status,
+        record.outcome,
+        extra=extra,
+    )
