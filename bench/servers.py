@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     # INFO for tornadoservice, so every request writes an access-log line.
     level = logging.INFO if options.target.startswith("tornadoservice") else logging.WARNING
     log_stream = open(options.log, "a", encoding="utf-8")  # noqa: SIM115 (open until exit)
-    configure_logging(level, stream=log_stream)
+    log_format = "json" if options.target == "tornadoservice-observed" else "text"
+    configure_logging(level, stream=log_stream, log_format=log_format)
     if options.target == "tornadoservice":
         asyncio.run(_serve_tornadoservice(pki))
     elif options.target == "tornadoservice-observed":

@@ -152,6 +152,30 @@ def test_certificate_and_crl_expiry_and_reloads(metered: LiveServer, server_pki:
         time.sleep(0.1)
 
 
+def test_failed_tls_handshakes_are_counted_by_reason(
+    metered: LiveServer, session_for: Sessions, server_pki: ServerPKI
+) -> None:
+    failures = "tornadoservice_tls_handshake_failures_total"
+    before = scrape(metered)
+    for cred in (server_pki.foreign_user, server_pki.foreign_user, server_pki.expired_user):
+        with pytest.raises(requests.exceptions.SSLError):
+            rpc(session_for(cred), metered, "ping")
+    deadline = time.monotonic() + 5
+    while True:
+        after = scrape(metered)
+        counted = {
+            dict(labels)["reason"]: value - before.get((name, labels), 0.0)
+            for (name, labels), value in after.items()
+            if name == failures
+        }
+        if sum(counted.values()) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    # OpenSSL's reason for an unknown CA and for an expired certificate.
+    assert counted.get("CERTIFICATE_VERIFY_FAILED", 0) == 3, counted
+    assert rpc(session_for(server_pki.proxy), metered, "ping") == 200
+
+
 def test_a_bad_metrics_port_stops_the_start(server_pki: ServerPKI) -> None:
     config = dummy_config(server_pki)
     config.set_option("/Systems/Tornado/Metrics/Port", "91OO")

@@ -37,6 +37,7 @@ from tornado.httpserver import HTTPServer
 from tornadoservice.core.log import escape_control
 from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO
+from tornadoservice.server.metrics import watch_handshake
 from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.wire.jencode import encode
 
@@ -70,6 +71,7 @@ class RPCHTTPServer(HTTPServer):
         super().initialize(*args, **kwargs)
 
     def handle_stream(self, stream: iostream.IOStream, address: tuple[Any, ...]) -> None:
+        watch_handshake(stream)  # tornadoservice_tls_handshake_failures_total, if metrics are on
         limited = _HeadLimitedStream(stream, self.conn_params.max_header_size, address)
         super().handle_stream(limited, address)  # type: ignore[arg-type]
 
@@ -142,6 +144,7 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
             # Raised before any handler exists (the query string: too many fields, ...), so
             # nothing else will answer; the delegate is not told anything more.
             self.refused = True
+            _forget_unreadable_framing(headers)
             self._answer(400, f"Malformed request: {exc}")
             return None
 
@@ -202,6 +205,20 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
         )
         self.connection.write(body)
         self.connection.finish()
+
+
+def _forget_unreadable_framing(headers: httputil.HTTPHeaders) -> None:
+    """After a refusal in ``headers_received``, drop body framing that Tornado would refuse as
+    well: it would log a second line and write a bare 400 after the answer. Without it no body
+    is read; the connection closes once the answer is written (as after any early answer)."""
+    length = headers.get("Content-Length")
+    coding = headers.get("Transfer-Encoding")
+    readable_length = length is None or (length.isascii() and length.isdigit())
+    readable_coding = coding is None or (length is None and coding.lower() == "chunked")
+    if not (readable_length and readable_coding):
+        for name in ("Content-Length", "Transfer-Encoding"):
+            if name in headers:
+                del headers[name]
 
 
 class _Dropping:

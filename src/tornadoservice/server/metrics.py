@@ -133,16 +133,33 @@ class MetricsReporter:
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
+        """The labelled children of each (service, method, status): ``labels()`` validates
+        and locks on every call, a dictionary lookup does not (the keys are bounded)."""
+
+    def _children_of(self, service: str, method: str, status: int) -> tuple[Any, Any, Any, Any]:
+        key = (service, method, status)
+        children = self._children.get(key)
+        if children is None:
+            m = self.metrics
+            children = self._children[key] = (
+                m.requests.labels(service, method, str(status)),
+                m.duration.labels(service, method),
+                m.bytes_in.labels(service),
+                m.bytes_out.labels(service),
+            )
+        return children
 
     def addRecord(self, record: dict[str, Any]) -> None:
-        m = self.metrics
-        service, method = record["Service"], record["MethodName"]
-        m.requests.labels(service, method, str(record["StatusCode"])).inc()
-        m.duration.labels(service, method).observe(record["ResponseTime"])
+        requests, duration, bytes_in, bytes_out = self._children_of(
+            record["Service"], record["MethodName"], record["StatusCode"]
+        )
+        requests.inc()
+        duration.observe(record["ResponseTime"])
         if record["BytesIn"]:
-            m.bytes_in.labels(service).inc(record["BytesIn"])
+            bytes_in.inc(record["BytesIn"])
         if record["BytesOut"]:
-            m.bytes_out.labels(service).inc(record["BytesOut"])
+            bytes_out.inc(record["BytesOut"])
 
 
 _lock = threading.Lock()
@@ -166,8 +183,24 @@ def current() -> Metrics | None:
 def count_tls_failure(reason: str | None) -> None:
     """A failed TLS handshake (no-op while metrics are off)."""
     if _metrics is not None:
-        label = reason if reason and _REASON.match(reason) else "other"
+        label = reason if reason and (reason == "timeout" or _REASON.match(reason)) else "other"
         _metrics.tls_failures.labels(label).inc()
+
+
+def watch_handshake(stream: Any) -> None:
+    """Count the TLS handshake of a Tornado ``SSLIOStream`` if it fails (metrics on only)."""
+    if _metrics is None or not hasattr(stream, "wait_for_handshake"):
+        return
+    import ssl
+
+    def done(future: Any) -> None:
+        if future.cancelled() or future.exception() is None:
+            return
+        error = getattr(future.exception(), "real_error", None) or stream.error
+        if isinstance(error, ssl.SSLError):  # a bare TCP connect-and-close is not a failure
+            count_tls_failure(error.reason)
+
+    stream.wait_for_handshake().add_done_callback(done)
 
 
 def count_reload(what: str, ok: bool) -> None:

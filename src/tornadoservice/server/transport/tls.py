@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TLSLayer"]
 
+from tornadoservice.server.metrics import count_tls_failure
+
 log = logging.getLogger("tornadoservice.server")
 
 READ_SIZE = 256 * 1024
@@ -104,6 +106,7 @@ class TLSLayer(asyncio.Protocol):
         except ssl.SSLError as exc:
             # The alert (unknown CA, certificate revoked, ...) is in the outgoing buffer: send it.
             log.debug("TLS handshake with %s failed: %s", _host(self.peername), exc)
+            count_tls_failure(exc.reason)
             self._flush()
             self._closing = True
             if self.raw is not None:
@@ -120,6 +123,7 @@ class TLSLayer(asyncio.Protocol):
         self._timer = None
         if not self.ready and self.raw is not None:
             log.debug("TLS handshake with %s not done in time: dropped", _host(self.peername))
+            count_tls_failure("timeout")
             self._closing = True
             self.raw.abort()
 
