@@ -698,3 +698,53 @@ def test_the_left_out_methods_are_exports_of_the_dummy() -> None:
     # A renamed export must not silently leave the exclusion list pointing at nothing.
     assert EXCLUDED_METHODS <= EXPORTS
     assert {"ping", "echo", "whoami", "optional", "fail"} <= set(SAFE_METHODS)
+
+
+# ------------------------------------------------------------------ what the properties found
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: -1", b"Content-Length: 5, 6", b"Transfer-Encoding: gzip"],
+)
+def test_a_request_refused_at_its_head_with_unreadable_framing_gets_one_answer(
+    target: Target, watch: LogWatch, framing: bytes
+) -> None:
+    # No Host header (refused before any handler) and framing Tornado refuses too: it used to
+    # log a second line and write a bare "400 Bad Request" after the JSON answer.
+    data = b"POST /" + DUMMY.encode() + b" HTTP/1.1\r\n" + framing + b"\r\n\r\nmethod=ping"
+    mark = watch.mark()
+    context = ssl.create_default_context(capath=str(target.pki.ca_dir))
+    answer = b""
+    with (
+        socket.create_connection(("127.0.0.1", target.server.port), timeout=ANSWER_TIMEOUT) as sock,
+        context.wrap_socket(sock, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(data)
+        while chunk := tls.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert body["OK"] is False and "Malformed" in body["Message"]
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and not watch.since(mark):
+        time.sleep(0.01)
+    time.sleep(0.1)  # a second line would follow at once
+    lines = [FORMATTER.format(record) for record in watch.since(mark)]
+    assert len(lines) == 1, lines
+
+
+def test_an_unknown_method_is_a_501_logged_as_one_warning(target: Target, watch: LogWatch) -> None:
+    # A client's mistake (DIRAC's status for it is a 5xx): a warning, never an error line.
+    def send() -> int:
+        response = target.proxy.post(
+            target.server.url(DUMMY), data={"method": "noSuchMethod"}, timeout=ANSWER_TIMEOUT
+        )
+        assert response.status_code == 501
+        return 501
+
+    mark = watch.mark()
+    check(target, watch, send)
+    refusal = [r for r in watch.since(mark) if r.name == "tornadoservice.request"]
+    assert [r.levelno for r in refusal] == [logging.WARNING]
