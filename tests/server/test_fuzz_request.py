@@ -636,7 +636,9 @@ def raw_requests(draw: st.DrawFn) -> bytes:
             size = draw(
                 st.sampled_from([b"zz", b"-1", b"0x" + size, b"", size + b";ext=1", b" " + size])
             )
-        body = size + b"\r\n" + body + b"\r\n0\r\n\r\n"
+        # An empty body is the last chunk alone (a "0" chunk first would end the body there,
+        # and the rest would be a second request on the connection).
+        body = size + b"\r\n" + body + b"\r\n0\r\n\r\n" if body else b"0\r\n\r\n"
     else:
         body = b""
     lines.append(b"Connection: close")
@@ -748,3 +750,47 @@ def test_an_unknown_method_is_a_501_logged_as_one_warning(target: Target, watch:
     check(target, watch, send)
     refusal = [r for r in watch.since(mark) if r.name == "tornadoservice.request"]
     assert [r.levelno for r in refusal] == [logging.WARNING]
+
+
+def raw_answer(target: Target, data: bytes) -> bytes:
+    """Everything the server writes back to ``data`` until it closes the connection."""
+    context = ssl.create_default_context(capath=str(target.pki.ca_dir))
+    answer = b""
+    with (
+        socket.create_connection(("127.0.0.1", target.server.port), timeout=ANSWER_TIMEOUT) as sock,
+        context.wrap_socket(sock, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(data)
+        while not _complete(answer) and (chunk := tls.recv(65536)):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\nmethod=ping",
+        b"POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nmethod",
+        b"POST /%s HTTP/1.x\r\nHost: x\r\nContent-Length: 11\r\n\r\nmethod=ping",
+        b"POST /%s HTTP/1.1\r\nHost: x\r\nNoColon\r\nContent-Length: 11\r\n\r\nmethod=ping",
+    ],
+    ids=["negative length", "unequal lengths", "bad version", "header without colon"],
+)
+def test_a_request_the_parser_refuses_gets_a_json_400(
+    target: Target, watch: LogWatch, data: bytes
+) -> None:
+    # Tornado's parser used to answer these with a bare "400 Bad Request" and no body.
+    request = data % DUMMY.encode()
+    status: list[int] = []
+
+    def send() -> int:
+        answer = raw_answer(target, request)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), answer
+        assert b"Content-Type: application/json" in head, answer
+        assert json.loads(body)["OK"] is False
+        status.append(400)
+        return 400
+
+    check(target, watch, send)
+    assert status == [400]

@@ -239,6 +239,19 @@ def body_error(connection: object) -> str | None:
     return getattr(connection, _BODY_ERROR_ATTR, None)
 
 
+_TORNADO_REFUSAL = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+"""What Tornado writes, and nothing more, to a request whose line, headers or framing it cannot
+parse (``Content-Length: -1``, a chunk size ``zz``, ...)."""
+
+
+def _answer_bytes(status: int, message: str) -> bytes:
+    """A whole answer, status line to body, of :func:`error_answer`."""
+    headers, body = error_answer(status, message)
+    lines = [f"HTTP/1.1 {status} {responses.get(status, 'Error')}"]
+    lines += [f"{name}: {value}" for name, value in headers.get_all()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin1") + body
+
+
 _HEAD_END = b"\r?\n\r?\n"
 """What Tornado reads a request head up to (its own pattern, as it passes it)."""
 
@@ -266,6 +279,13 @@ class _HeadLimitedStream:
         if inspect.ismethod(value):
             setattr(self, name, value)  # a bound method never changes: skip __getattr__ next time
         return value
+
+    def write(self, data: bytes | memoryview) -> Future[None]:
+        if data == _TORNADO_REFUSAL:
+            # Tornado refusing a request it cannot parse (it has logged why, on one line):
+            # answer with a JSON S_ERROR as every other refusal does, not a bare 400.
+            data = _answer_bytes(400, "Malformed HTTP request")
+        return self._stream.write(data)
 
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> Future[bytes]:
         if max_bytes is None or regex != _HEAD_END:
@@ -301,11 +321,8 @@ class _HeadLimitedStream:
 
     async def _refuse(self, status: int, message: str) -> None:
         stream = self._stream
-        headers, body = error_answer(status, message)
-        reason = responses.get(status, "Error")
-        lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.get_all()]
         try:
-            await stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin1") + body)
+            await stream.write(_answer_bytes(status, message))
             # Read on a little before closing: closing with unread bytes resets the connection,
             # and the client, still sending its head, could lose the answer.
             loop = asyncio.get_running_loop()
