@@ -27,6 +27,7 @@ database (``database=None``): a failure prints the example and a ``@reproduce_fa
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -492,6 +493,7 @@ def test_any_multipart_body_is_answered_without_a_5xx(
         max_size=3,
     ),
     query=st.none() | form_fields.map(lambda f: urlencode(f).decode()),
+    zipped=st.sampled_from(["plain", "gzip", "gzip truncated", "gzip of garbage"]),
     with_proxy=st.booleans(),
 )
 def test_any_header_values_are_answered_without_a_5xx(
@@ -502,8 +504,14 @@ def test_any_header_values_are_answered_without_a_5xx(
     bearer: str | None,
     other: dict[str, str],
     query: str | None,
+    zipped: str,
     with_proxy: bool,
 ) -> None:
+    body = b"method=whoami&args=%5B%5D"
+    if zipped != "plain":
+        body = gzip.compress(body if zipped != "gzip of garbage" else os.urandom(64))
+        if zipped == "gzip truncated":
+            body = body[:-5]
     headers = dict(other)
     headers["Content-Type"] = content_type
     if encoding is not None:
@@ -516,9 +524,7 @@ def test_any_header_values_are_answered_without_a_5xx(
 
     def send() -> int:
         return sent(
-            target.session(with_proxy).post(
-                url, data=b"method=whoami&args=%5B%5D", headers=headers, timeout=ANSWER_TIMEOUT
-            )
+            target.session(with_proxy).post(url, data=body, headers=headers, timeout=ANSWER_TIMEOUT)
         )
 
     check(target, watch, send)
