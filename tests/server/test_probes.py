@@ -4,6 +4,7 @@ state: starting, ready, initialization failed, draining; and ``InitializeAtStart
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -91,6 +92,29 @@ def test_ready_server_answers_both_probes_without_a_certificate(
         # The services themselves still need a certificate.
         rpc = anonymous.post(server.url(DUMMY), data={"method": "hold"}, timeout=10)
         assert rpc.status_code == 401
+
+
+def test_only_probes_that_are_not_ok_get_an_access_line(
+    server_pki: ServerPKI, session_for: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Starting(Gated):
+        gate = threading.Event()
+
+    caplog.set_level(logging.INFO, logger="tornadoservice.access")
+    with live_server(dummy_config(server_pki), {DUMMY: Starting}) as server:
+        anonymous = session_for(None)
+        try:
+            assert probe(anonymous, server, "ready").status_code == 503
+            assert probe(anonymous, server, "live").status_code == 200
+        finally:
+            Starting.gate.set()
+        wait_ready(anonymous, server)
+        # One connection: when this answer came, the lines of the probes before it were written.
+        assert probe(anonymous, server, "live").status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornadoservice.access"]
+    probes = [line for line in lines if "/health/" in line]
+    # The 503s (the first one, and any while the initializer finished), never an ok probe.
+    assert probes and all(" GET /health/ready 503 " in line for line in probes), probes
 
 
 def test_starting_server_is_live_but_not_ready_until_initialized(

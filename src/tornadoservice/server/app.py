@@ -19,7 +19,7 @@ from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
 from tornadoservice.server.loader import extension_packages, find_tornado_handler, load_handler
-from tornadoservice.server.probes import Health, probe_routes
+from tornadoservice.server.probes import Health, ProbeHandler, probe_routes
 from tornadoservice.server.service import (
     ServerState,
     ServiceDefinitionError,
@@ -66,6 +66,8 @@ def _log_request(handler: RequestHandler) -> None:
     # TornadoService writes its own, richer line in on_finish.
     if isinstance(handler, TornadoService) or not access_log.isEnabledFor(logging.INFO):
         return
+    if isinstance(handler, ProbeHandler) and handler.get_status() == 200:
+        return  # balancers probe every few seconds: only a probe that is not ok is worth a line
     request = handler.request
     access_log.info(
         "%s - - %s %s %d %.2fms",
