@@ -62,7 +62,7 @@ class FilesHandler(TornadoService):
 
     def export_streamToClient(self, fileId: Any) -> Any:
         name = safe_name(fileId)
-        path = Path(self.getCSOption("DataDir")) / name if name else None
+        path = Path(self.getCSOption("DataDir", "")) / name if name else None
         if path is None or not path.is_file():
             return S_ERROR(f"no such file: {fileId!r}")
         return open(path, "rb")  # the framework sends it in chunks, then closes it
@@ -75,7 +75,7 @@ class FilesHandler(TornadoService):
         name = safe_name(fileId)
         if name is None:
             return S_ERROR(f"not a file name: {fileId!r}")
-        path = Path(self.getCSOption("DataDir")) / "uploads" / name
+        path = Path(self.getCSOption("DataDir", "")) / "uploads" / name
         with open(path, "wb") as out:
             shutil.copyfileobj(stream, out, CHUNK)
             written = out.tell()
