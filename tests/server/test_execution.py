@@ -97,6 +97,8 @@ def test_initialize_handler_failure_is_a_503_then_retried_with_growing_delay(
     assert len(attempts) == 2  # once per failed attempt, however many calls came meanwhile
     assert "database unreachable" in attempts[0] and "next in 0.2s" in attempts[0]
     assert "still not ready" in attempts[1] and "next in 0.4s" in attempts[1]
+    # The per-call 503 lines name the state, not the cause again.
+    assert sum("database unreachable" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_a_sync_method_does_not_block_a_concurrent_ping(

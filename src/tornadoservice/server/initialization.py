@@ -202,7 +202,8 @@ def not_ready_error(runtime: ServiceRuntime) -> RequestError:
     return RequestError(
         503,
         f"Service {runtime.name} is not ready: {not_ready_reason(runtime)}",
-        log_message=f"{runtime.name} not initialized: {state.reason or 'initializing'}",
+        # The cause is logged once per attempt (Initializer), not again for every call.
+        log_message=f"{runtime.name} not ready: {not_ready_reason(runtime)}",
         headers={"Retry-After": str(retry)},
     )
 
