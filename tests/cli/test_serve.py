@@ -232,9 +232,8 @@ def test_signal_drains_in_flight_requests(
         )
         caller.start()
         try:
-            # The demo service initialises on its first request (as DIRAC's do), once that
-            # request counts as in flight: from this line on, the sleep call is being served.
-            server.wait_for(r"(?s)serving Demo/Greeter.*demo service starting", stream="stderr")
+            # The demo's sleep method logs when it starts: from this line on, the call is in flight.
+            server.wait_for(r"sleeping 2s for", stream="stderr")
             server.send_signal(signum)
             server.wait_for(r"waiting for 1 in-flight request", stream="stderr", timeout=10)
             # No longer accepting, while the sleep call still runs.

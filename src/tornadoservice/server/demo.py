@@ -59,6 +59,7 @@ class DemoHandler(TornadoService):
         """Block a worker thread for a while; the server keeps answering other calls."""
         if not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_SLEEP:
             return S_ERROR(f"seconds must be a number between 0 and {MAX_SLEEP:g}")
+        self.log.info(f"sleeping {seconds:g}s for {self.srv_getFormattedRemoteCredentials()}")
         time.sleep(seconds)
         return S_OK(seconds)
 
