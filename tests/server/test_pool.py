@@ -177,3 +177,20 @@ def test_a_forked_child_gets_working_threads_of_its_own() -> None:
         assert pool.submit(_add, 2, 2).result(5) == 4  # the parent's pool is untouched
     finally:
         pool.shutdown()
+
+
+def test_a_second_shutdown_is_harmless() -> None:
+    pool = WorkerPool(max_workers=2)
+    started = threading.Event()
+    release = threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(10)
+
+    pool.submit(block)
+    assert started.wait(10)
+    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False, cancel_futures=True)  # used to raise TypeError on a stop marker
+    release.set()
+    pool.shutdown(wait=True, cancel_futures=True)

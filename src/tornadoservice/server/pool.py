@@ -212,8 +212,16 @@ class WorkerPool(concurrent.futures.Executor):
     # ------------------------------------------------------------------ stopping
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
+            already = self._shutdown
             self._shutdown = True
             threads = list(self._threads)
+        if already:
+            # A second shutdown (stop() called twice) has nothing to stop: the workers have
+            # their stop markers already, and the queue may hold them.
+            if wait:
+                for thread in threads:
+                    thread.join()
+            return
         if cancel_futures:
             while True:
                 try:
