@@ -249,3 +249,43 @@ def test_serve_log_format_json_writes_one_object_per_line(cli_pki: CliPKI, tmp_p
 def test_a_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("serve", "--log-format", "xml", "--check")
     assert_error(result, 2, "--log-format", lines=2)
+
+
+def test_initialize_at_start_failing_in_workers_stops_serve_at_once(
+    cli_pki: CliPKI, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    config = write_site(site, cli_pki, service_section("handlers/echo.py"))
+    (site / "handlers" / "echo.py").write_text(FAILING_INIT)
+    text = config.read_text().replace(
+        "Systems\n{\n", "Systems\n{\n  Tornado\n  {\n    InitializeAtStart = yes\n  }\n", 1
+    )
+    config.write_text(text)
+    args = ["serve", "--config", config, "--port", "0", "--host", "127.0.0.1"]
+    started = time.monotonic()
+    result = run_cli(*args, "--processes", "2", timeout=60)
+    # Each worker says why once; no restart loop (5 restarts) and no traceback.
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 20
+    assert "Traceback" not in result.stderr
+    reasons = [line for line in result.stderr.splitlines() if "cannot reach the database" in line]
+    assert 1 <= len(reasons) <= 2, result.stderr
+    assert "cannot start: Test/Echo: initializeHandler returned S_ERROR" in reasons[0]
+    assert "exited unexpectedly" not in result.stderr
+
+
+def test_initialize_at_start_failing_stops_a_single_process_serve(
+    cli_pki: CliPKI, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    config = write_site(site, cli_pki, service_section("handlers/echo.py"))
+    (site / "handlers" / "echo.py").write_text(FAILING_INIT)
+    config.write_text(
+        config.read_text().replace(
+            "Systems\n{\n", "Systems\n{\n  Tornado\n  {\n    InitializeAtStart = yes\n  }\n", 1
+        )
+    )
+    result = run_cli("serve", "--config", config, "--port", "0", "--host", "127.0.0.1")
+    assert_error(
+        result, 1, "Test/Echo: initializeHandler returned S_ERROR: cannot reach the database"
+    )

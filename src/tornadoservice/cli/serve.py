@@ -112,7 +112,7 @@ def _serve_with_workers(server: TornadoServer, demo: DemoFiles | None, count: in
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
     if code:
-        raise CLIError("the worker processes kept failing (see the log)")
+        raise CLIError("the worker processes could not start or kept failing (see the log)")
 
 
 async def _serve(server: TornadoServer, demo: DemoFiles | None) -> None:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from tornadoservice.server import metrics, sdnotify
-from tornadoservice.server.server import TornadoServer
+from tornadoservice.server.server import ServerStartError, TornadoServer
 
 log = logging.getLogger("tornadoservice.workers")
 
@@ -47,6 +47,8 @@ KILL_MARGIN = 15.0
 PARENT_CHECK_INTERVAL = 1.0
 """Seconds between a worker's checks that its supervisor is alive (the portable fallback)."""
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+CANNOT_START = 3
+"""A worker's exit code when its server cannot start (not worth restarting it)."""
 
 
 def worker_count(requested: int) -> int:
@@ -92,6 +94,10 @@ class Supervisor:
         code = 0
         try:
             asyncio.run(self._serve(supervisor))
+        except ServerStartError as exc:
+            # InitializeAtStart failed, say: every worker would fail alike, do not restart.
+            log.error("worker %d cannot start: %s", number, exc)
+            code = CANNOT_START
         except BaseException:
             log.exception("worker %d failed", number)
             code = 1
@@ -125,6 +131,9 @@ class Supervisor:
             metrics.worker_exited(pid)
             if number is None or self._stopping_since is not None:
                 continue
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == CANNOT_START:
+                log.error("worker %d (pid %d) could not start: stopping", number, pid)
+                return False
             log.warning(
                 "worker %d (pid %d) exited unexpectedly (%s): starting another",
                 number,
