@@ -274,3 +274,40 @@ def test_the_grafana_dashboard_asks_for_metrics_that_exist(metered: LiveServer) 
     used = {name for e in expressions for name in re.findall(r"tornadoservice_[a-z_]+", e)}
     assert len(used) >= 10
     assert used <= exposed, used - exposed
+
+
+def test_a_reporter_is_committed_about_once_a_minute(
+    server_pki: ServerPKI, session_for: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As DIRAC's server commits each handler's MonitoringReporter periodically.
+    from tornadoservice.server import activity
+
+    monkeypatch.setattr(activity, "COMMIT_INTERVAL", 0.3)
+
+    class Committing(Collecting):
+        def __init__(self) -> None:
+            super().__init__()
+            self.commits: list[int] = []
+
+        def commit(self) -> None:
+            self.commits.append(len(self.records))
+
+    reporter = Committing()
+
+    class Reported(DummyTornadoHandler):
+        activityMonitoringReporter = reporter
+
+    with live_server(dummy_config(server_pki), {DUMMY: Reported}) as server:
+        user = session_for(server_pki.proxy)
+        assert rpc(user, server, "add", 1, 1) == 200
+        assert rpc(user, server, "add", 1, 1) == 200
+        assert reporter.commits == []  # not yet: less than the interval since the first
+        time.sleep(0.4)
+        assert rpc(user, server, "add", 1, 1) == 200
+        deadline = time.monotonic() + 5
+        while not reporter.commits:
+            assert time.monotonic() < deadline, "never committed"
+            time.sleep(0.02)
+        assert rpc(user, server, "add", 1, 1) == 200
+    assert len(reporter.commits) == 1
+    assert len(reporter.records) == 4

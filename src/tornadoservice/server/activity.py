@@ -5,7 +5,9 @@ DIRAC's ``MonitoringReporter``) gets, when each of its requests finishes, a reco
 keys (``timestamp`` in epoch milliseconds, ``Host``, ``ServiceName`` as ``System_Service``,
 ``Location``, ``ResponseTime`` in seconds, ``MethodName``, ``Protocol``, ``Status`` ``OK`` or
 ``ERROR``) and ours (``StatusCode``, ``User``, ``Group``, ``BytesIn``, ``BytesOut``). Committing
-the records (``commit()``) stays the reporter's business, as in DIRAC.
+the records is done as DIRAC's server does it, about once a minute: a reporter with a
+``commit()`` method has it called in a worker thread (:data:`COMMIT_INTERVAL` seconds after the
+previous one, when the next record arrives; a quiet service commits at its next request).
 
 When metrics are on, the default reporter (:class:`~tornadoservice.server.metrics.
 MetricsReporter`) receives the same records and feeds the Prometheus metrics. With no reporter
@@ -16,6 +18,7 @@ A reporter that raises is logged (once per reporter class) and never fails the r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
@@ -36,10 +39,15 @@ class Reporter(Protocol):
     def addRecord(self, record: dict[str, Any]) -> Any: ...
 
 
+COMMIT_INTERVAL = 60.0
+"""Seconds between two ``commit()`` calls of a service's reporter (DIRAC's monitoring loop)."""
+
 _default: list[Reporter] = []
 """Reporters every service's requests go to (the metrics reporter when metrics are on)."""
 _complained: set[type] = set()
 _host = socket.getfqdn()
+_last_commit: dict[int, float] = {}
+"""``id(reporter)`` -> ``time.monotonic()`` of its last commit (or first record)."""
 
 
 def add_default_reporter(reporter: Reporter) -> None:
@@ -60,6 +68,26 @@ def method_label(runtime: ServiceRuntime, method: str | None) -> str:
 
 def wanted(own: Reporter | None) -> bool:
     return own is not None or bool(_default)
+
+
+def _commit_later(reporter: Reporter, runtime: ServiceRuntime) -> None:
+    commit = getattr(reporter, "commit", None)
+    if commit is None:
+        return
+    now = time.monotonic()
+    last = _last_commit.setdefault(id(reporter), now)
+    if now - last < COMMIT_INTERVAL:
+        return
+    _last_commit[id(reporter)] = now
+
+    def run() -> None:
+        try:
+            commit()
+        except Exception:
+            log.exception("activity reporter %s: commit failed", type(reporter).__name__)
+
+    with contextlib.suppress(RuntimeError):  # the server is shutting its pool down
+        runtime.state.executor.submit(run)
 
 
 def report(
@@ -92,6 +120,8 @@ def report(
         "Service": runtime.name,
     }
     reporters: list[Reporter] = [own] if own is not None else []
+    if own is not None:
+        _commit_later(own, runtime)
     for reporter in (*reporters, *_default):
         try:
             reporter.addRecord(record)
