@@ -129,14 +129,15 @@ class RequestConnection(httputil.HTTPConnection):
             self._remaining = 0
         elif "Content-Length" in headers:
             self._remaining = int(headers["Content-Length"])
-        lines = [f"HTTP/1.1 {code} {start_line.reason}\r\n"]
-        for name, value in headers.get_all():
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                raise ValueError(f"Illegal characters (CR or LF) in header: {name!r}")
-            lines.append(f"{name}: {value}\r\n")
-        lines.append("\r\n")
+        fields = [f"{name}: {value}\r\n" for name, value in headers.get_all()]
+        block = "".join(fields)
+        # One scan of the whole block instead of four per header: only the line ends may be CR
+        # or LF, so any other is a header smuggling a line of its own.
+        if block.count("\n") != len(fields) or block.count("\r") != len(fields):
+            bad = next(field for field in fields if "\n" in field[:-2] or "\r" in field[:-2])
+            raise ValueError(f"Illegal characters (CR or LF) in header: {bad.split(':')[0]!r}")
         self.headers_written = True
-        data = "".join(lines).encode("latin1")
+        data = f"HTTP/1.1 {code} {start_line.reason}\r\n{block}\r\n".encode("latin1")
         if chunk:
             data += self._frame(chunk)
         return self.protocol.send(data)
