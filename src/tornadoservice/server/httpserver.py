@@ -138,15 +138,39 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
             self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
             del headers["Content-Encoding"]
+        framing = _framing_error(headers) if isinstance(self.connection, HTTP1Connection) else None
+        if framing is not None:
+            # Tornado refuses such framing only once the handler has started, and may have
+            # answered (405, 413, ...): two answers and two log lines. Refused here instead.
+            self.refused = True
+            self._refuse_framing(framing)
+            return None
         try:
             return self.delegate.headers_received(start_line, headers)
         except httputil.HTTPInputError as exc:
             # Raised before any handler exists (the query string: too many fields, ...), so
             # nothing else will answer; the delegate is not told anything more.
             self.refused = True
-            _forget_unreadable_framing(headers)
             self._answer(400, f"Malformed request: {exc}")
             return None
+
+    def _refuse_framing(self, reason: str) -> None:
+        """Answer 400 and close: the body cannot be told from a next request on the
+        connection, so Tornado is told nothing more (the stream is detached from it)."""
+        assert isinstance(self.connection, HTTP1Connection)
+        message = f"Malformed request: {reason}"
+        context = getattr(self.connection, "context", None)
+        request_log.warning(
+            "400 %s: %s", _peer(getattr(context, "address", None)), escape_control(message)
+        )
+        deadline = getattr(self.connection, _DEADLINE_ATTR, None)
+        if isinstance(deadline, _BodyDeadline):
+            deadline.cancel()
+        stream = self.connection.detach()
+        if isinstance(stream, _HeadLimitedStream):
+            _REFUSALS.add(asyncio.ensure_future(stream._refuse(400, message)))
+        else:
+            stream.close()
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self.refused:
@@ -207,18 +231,21 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
         self.connection.finish()
 
 
-def _forget_unreadable_framing(headers: httputil.HTTPHeaders) -> None:
-    """After a refusal in ``headers_received``, drop body framing that Tornado would refuse as
-    well: it would log a second line and write a bare 400 after the answer. Without it no body
-    is read; the connection closes once the answer is written (as after any early answer)."""
+def _framing_error(headers: httputil.HTTPHeaders) -> str | None:
+    """Why Tornado could not read the body framing of a request with ``headers``, if it could
+    not (its own rules: one integer ``Content-Length``, or ``Transfer-Encoding: chunked`` alone
+    and without a ``Content-Length``)."""
     length = headers.get("Content-Length")
     coding = headers.get("Transfer-Encoding")
-    readable_length = length is None or (length.isascii() and length.isdigit())
-    readable_coding = coding is None or (length is None and coding.lower() == "chunked")
-    if not (readable_length and readable_coding):
-        for name in ("Content-Length", "Transfer-Encoding"):
-            if name in headers:
-                del headers[name]
+    if length is not None:
+        pieces = {piece.strip() for piece in length.split(",")}
+        if len(pieces) != 1 or not all(p.isascii() and p.isdigit() for p in pieces):
+            return f"invalid Content-Length {length[:40]!r}"
+        if coding is not None:
+            return "both Transfer-Encoding and Content-Length"
+    if coding is not None and coding.strip().lower() != "chunked":
+        return f"unsupported Transfer-Encoding {coding[:40]!r}"
+    return None
 
 
 class _Dropping:
