@@ -37,6 +37,7 @@ from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.execution import CallDroppedError, CallTicket, submit_call
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
 from tornadoservice.server.initialization import wait_initialized
+from tornadoservice.server.lean import LeanHandler
 from tornadoservice.server.limits import (
     OFF_LOOP_BYTES,
     YIELD_EVERY_BYTES,
@@ -69,7 +70,9 @@ def _is_stream(value: object) -> bool:
 
 
 @stream_request_body
-class TornadoService(BuiltinMethods, DiracAccessors, AuthenticationSchemes, BoundedOutput):
+class TornadoService(
+    BuiltinMethods, DiracAccessors, AuthenticationSchemes, BoundedOutput, LeanHandler
+):
     """Base class of a service. Subclass it and write ``export_<method>`` functions."""
 
     SUPPORTED_METHODS = ("POST",)

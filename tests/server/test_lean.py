@@ -1,0 +1,80 @@
+"""``LeanHandler``: the per-request set-up it cuts gives what Tornado's ``RequestHandler`` gave."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import requests
+from tornado import httputil
+from tornado.web import Application, RequestHandler
+
+from tests.conftest import DUMMY
+from tests.support.live_server import LiveServer
+from tests.support.pki import ServerPKI
+from tornadoservice.server import lean
+from tornadoservice.server.lean import LeanHandler, http_date
+
+
+class Plain(RequestHandler):
+    pass
+
+
+class Lean(LeanHandler):
+    pass
+
+
+def _handler(cls: type[RequestHandler]) -> RequestHandler:
+    request = httputil.HTTPServerRequest(
+        start_line=httputil.RequestStartLine("POST", "/", "HTTP/1.1"),
+        headers=httputil.HTTPHeaders({"Host": "x"}),
+        connection=mock.Mock(),
+    )
+    return cls(Application(), request)
+
+
+def test_clear_leaves_what_tornados_clear_leaves() -> None:
+    with mock.patch("time.time", return_value=1_700_000_000.25):
+        lean._date = (0, "")
+        plain, cut = _handler(Plain), _handler(Lean)
+        plain.set_status(404)
+        cut.set_status(404)
+        plain.write(b"x")
+        cut.write(b"x")
+        plain.clear()
+        cut.clear()
+    assert list(cut._headers.get_all()) == list(plain._headers.get_all())
+    assert (cut._status_code, cut._reason, cut._write_buffer) == (200, "OK", [])
+    assert (plain._status_code, plain._reason, plain._write_buffer) == (200, "OK", [])
+
+
+def test_http_date_is_tornados_date_and_made_once_per_second() -> None:
+    lean._date = (0, "")
+    with mock.patch.object(httputil, "format_timestamp", wraps=httputil.format_timestamp) as fmt:
+        first = http_date(1_700_000_000.1)
+        again = http_date(1_700_000_000.9)
+        later = http_date(1_700_000_001.0)
+    assert first == again == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert later == "Tue, 14 Nov 2023 22:13:21 GMT"
+    assert fmt.call_count == 2  # one per second seen, not one per call
+
+
+def test_answers_carry_a_current_date_on_both_transports(
+    dummy_server: LiveServer,
+    session_for: Callable[[Any], requests.Session],
+    server_pki: ServerPKI,
+) -> None:
+    session = session_for(server_pki.proxy)
+    for _ in range(2):  # the second answer comes from the cached text
+        before = int(time.time())
+        response = session.post(
+            dummy_server.url(DUMMY), data={"method": "echo", "args": '["x"]'}, timeout=30
+        )
+        after = time.time()
+        assert response.status_code == 200
+        sent = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
+        assert before <= sent <= after
+        assert response.headers["Server"] == lean.SERVER_HEADER
