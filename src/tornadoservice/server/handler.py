@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from tornado.http1connection import HTTP1Connection
@@ -31,20 +31,14 @@ from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.server import accesslog, activity
 from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
-from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.body import encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.execution import CallDroppedError, CallTicket, submit_call
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
 from tornadoservice.server.initialization import wait_initialized
-from tornadoservice.server.lean import LeanHandler
-from tornadoservice.server.limits import (
-    OFF_LOOP_BYTES,
-    YIELD_EVERY_BYTES,
-    over_budget_error,
-)
+from tornadoservice.server.intake import BodyIntake
+from tornadoservice.server.limits import OFF_LOOP_BYTES, looks_large
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
-from tornadoservice.server.streaming import BoundedOutput
 from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.server.upload import UploadStream
 from tornadoservice.wire.jencode import JEncodeError, decode, encode
@@ -70,9 +64,7 @@ def _is_stream(value: object) -> bool:
 
 
 @stream_request_body
-class TornadoService(
-    BuiltinMethods, DiracAccessors, AuthenticationSchemes, BoundedOutput, LeanHandler
-):
+class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake):
     """Base class of a service. Subclass it and write ``export_<method>`` functions."""
 
     SUPPORTED_METHODS = ("POST",)
@@ -127,6 +119,9 @@ class TornadoService(
         self._counted = False
         self._ticket: CallTicket | None = None
         self._held = 0  # bytes of this request counted in the server's BufferBudget
+        self._body_limit = self._runtime.state.max_body_size  # the caller's, set in prepare
+        self._bearer_pending = False
+        self._limit_reason = ""
 
     async def prepare(self) -> None:
         self._runtime.state.request_started()
@@ -144,13 +139,16 @@ class TornadoService(
             except RequestError as exc:
                 self._refuse_body(exc, size)
             return
-        limit = self._runtime.state.max_body_size
-        if size is not None and size > limit:
-            if size > self._runtime.state.body_ceiling:
+        await self._choose_body_limit(size)
+        if size is not None and size > self._body_limit:
+            if self._body_limit < self._runtime.state.max_body_size:
+                self._refuse_body(self._too_large_error(), size)  # a visitor's large body
+            elif size > self._runtime.state.body_ceiling:
                 # Too big to read through: answer now and close (the client may miss the
                 # answer if it is still sending; Tornado would cut it off anyway).
-                raise RequestError(413, f"Request body larger than {limit} bytes")
-            self._body_too_large = True
+                raise self._too_large_error()
+            else:
+                self._body_too_large = True
 
     def _refuse_body(self, error: RequestError, size: int | None) -> None:
         """Answer ``error`` once the body is read, or at once if it is too large to read."""
@@ -159,33 +157,6 @@ class TornadoService(
         # Read and drop a small body before answering: closing with unread bytes makes the
         # kernel reset the connection, and the client could lose the answer.
         self._deferred_error = error
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        if self._upload is not None:
-            return self._upload.feed(chunk)
-        if self._body_too_large or self._deferred_error is not None:
-            return None
-        size = len(chunk)
-        self._body_size += size
-        # Counted after decompression, so a small gzip body cannot inflate past the limit.
-        if self._body_size > self._runtime.state.max_body_size:
-            self._body_too_large = True
-            self._chunks.clear()
-            return None
-        if not self._runtime.state.buffers.take(size):
-            self._refuse_body_over_budget()
-            return None
-        self._held += size
-        self._chunks.append(chunk)
-        if self._body_size // YIELD_EVERY_BYTES != (self._body_size - size) // YIELD_EVERY_BYTES:
-            # A large (or inflating) body: let the IOLoop serve the other connections.
-            return asyncio.sleep(0)
-        return None
-
-    def _refuse_body_over_budget(self) -> None:
-        self._chunks.clear()
-        self._release_buffers()
-        self._deferred_error = over_budget_error(self._runtime.state.buffers)
 
     def on_connection_close(self) -> None:
         if self._upload is not None:
@@ -220,9 +191,7 @@ class TornadoService(
     async def _handle(self) -> None:
         if self._body_too_large:
             self.set_header("Connection", "close")
-            raise RequestError(
-                413, f"Request body larger than {self._runtime.state.max_body_size} bytes"
-            )
+            raise self._too_large_error()
         unreadable = body_error(self.request.connection)
         if unreadable is not None:
             raise RequestError(400, f"Malformed request body: {unreadable}")
@@ -411,8 +380,8 @@ class TornadoService(
             if exported.is_async:
                 self.initializeRequest()
                 result = await exported.call(self, args)
-                if self._body_size >= OFF_LOOP_BYTES:
-                    # A large request (echo of it) likely makes a large answer: encode it aside.
+                if looks_large(result):
+                    # Encoding a large answer (several MiB of JSON) would pause the IOLoop.
                     is_json, payload = await runtime.state.executor.call(
                         self._serialize_aside, result
                     )

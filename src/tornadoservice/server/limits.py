@@ -28,6 +28,7 @@ __all__ = [
     "YIELD_EVERY_BYTES",
     "BufferBudget",
     "WriteWatch",
+    "looks_large",
     "over_budget_error",
     "pending_output",
     "watch_write",
@@ -43,6 +44,39 @@ YIELD_EVERY_BYTES = 4 * 1024 * 1024
 
 RETRY_AFTER_SECONDS = 2
 """What a 503 (queue or buffer budget full) tells the client to wait before trying again."""
+
+LOOK_AT_MOST = 1024
+"""Values :func:`looks_large` looks at before it calls a result large without counting it all."""
+
+
+def looks_large(value: object, threshold: int = OFF_LOOP_BYTES) -> bool:
+    """Whether ``value`` (a method's result) may encode to ``threshold`` bytes or more.
+
+    A cheap estimate, made on the IOLoop before encoding: strings and bytes count their length,
+    other values a few bytes each; a result with more than :data:`LOOK_AT_MOST` values is taken
+    as large (encoding it aside costs one thread hop, encoding it here could pause the loop).
+    """
+    pending = [value]
+    total = seen = 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if isinstance(item, str | bytes | bytearray):
+            total += len(item) + 2
+        elif isinstance(item, dict | list | tuple | set | frozenset):
+            # Sized before it is looked into, so a huge container is not copied here.
+            if seen + len(pending) + 2 * len(item) > LOOK_AT_MOST:
+                return True
+            if isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            else:
+                pending.extend(item)
+        else:
+            total += 8
+        if total >= threshold:
+            return True
+    return False
 
 
 @dataclass(slots=True)

@@ -164,6 +164,9 @@ def _resource_options(config: ConfigTree, threads: int) -> dict[str, Any]:
     buffered = byte_size(config, "/Systems/Tornado/MaxBufferedBytes", DEFAULT_BUFFERED_BYTES)
     return {
         "max_body_size": max_body,
+        "max_anonymous_body_size": byte_size(
+            config, "/Systems/Tornado/MaxAnonymousBodySize", 1024 * 1024
+        ),
         "threads": threads,
         "max_queued_calls": whole_number(config, "/Systems/Tornado/MaxQueuedCalls", 256, minimum=0),
         "write_timeout": seconds(config, "/Systems/Tornado/WriteTimeout", 60.0),

@@ -45,6 +45,9 @@ class ServerState:
     executor: WorkerPool
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body a service accepts (after decompression); 413 beyond it."""
+    max_anonymous_body_size: int = 1024 * 1024
+    """``/Systems/Tornado/MaxAnonymousBodySize``: largest body of a caller with neither a client
+    certificate nor a bearer token that verifies (a visitor); 413 beyond it."""
 
     @property
     def body_ceiling(self) -> int:

@@ -1,0 +1,103 @@
+"""Large payloads kept off the IOLoop: async results encoded aside, large forms read with few
+copies (issue 9 item 6), over real HTTPS on both transports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from tests.conftest import DUMMY, dummy_config
+from tests.support.dummy import DummyTornadoHandler
+from tests.support.live_server import LiveServer, live_server
+from tests.support.pki import ServerPKI
+from tornadoservice import S_OK
+from tornadoservice.server.limits import LOOK_AT_MOST, OFF_LOOP_BYTES, looks_large
+from tornadoservice.server.pool import WorkerPool
+
+T = TypeVar("T")
+
+
+class Producer(DummyTornadoHandler):
+    """Async methods whose small request makes a large answer."""
+
+    auth_bigText = ["all"]
+
+    async def export_bigText(self, size: int) -> dict[str, Any]:
+        return S_OK("y" * size)
+
+    auth_manyNumbers = ["all"]
+
+    async def export_manyNumbers(self, count: int) -> dict[str, Any]:
+        return S_OK({"numbers": list(range(count))})
+
+
+@pytest.fixture(scope="module")
+def server(server_pki: ServerPKI, http_implementation: str) -> Iterator[LiveServer]:
+    with live_server(
+        dummy_config(server_pki), {DUMMY: Producer}, http_implementation=http_implementation
+    ) as live:
+        yield live
+
+
+def call(session: requests.Session, server: LiveServer, method: str, *args: Any) -> Any:
+    response = session.post(
+        server.url(DUMMY),
+        data={"method": method, "args": json.dumps(list(args))},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text[:200]
+    return response.json()
+
+
+class Spy(WorkerPool):
+    """The server's executor, recording what is handed to it."""
+
+    def __init__(self, real: WorkerPool) -> None:
+        super().__init__(1)
+        self.real = real
+        self.submitted: list[str] = []
+
+    def call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        self.submitted.append(getattr(function, "__name__", repr(function)))
+        return self.real.call(function, *args)
+
+
+@pytest.fixture
+def spy(server: LiveServer) -> Iterator[Spy]:
+    state = server.server.state
+    real = state.executor
+    watching = Spy(real)
+    state.executor = watching
+    yield watching
+    state.executor = real
+    watching.shutdown()
+
+
+def test_a_large_async_result_of_a_small_request_is_encoded_off_the_ioloop(
+    server: LiveServer, session_for: Any, server_pki: ServerPKI, spy: Spy
+) -> None:
+    session = session_for(server_pki.proxy)
+    assert call(session, server, "bigText", 10) == {"OK": True, "Value": "y" * 10}
+    assert spy.submitted == []  # a small answer: encoded on the IOLoop, no thread hop
+    size = 2 * OFF_LOOP_BYTES
+    assert call(session, server, "bigText", size) == {"OK": True, "Value": "y" * size}
+    assert spy.submitted == ["_serialize_aside"]
+    numbers = call(session, server, "manyNumbers", 200_000)["Value"]["numbers"]
+    assert numbers == list(range(200_000))
+    assert spy.submitted == ["_serialize_aside", "_serialize_aside"]
+
+
+def test_looks_large_counts_text_and_gives_up_on_many_values() -> None:
+    assert not looks_large({"OK": True, "Value": ["a" * 1000, 5, None]})
+    assert looks_large({"OK": True, "Value": {"k": "a" * OFF_LOOP_BYTES}})
+    assert looks_large({"OK": True, "Value": [b"b" * OFF_LOOP_BYTES]})
+    assert not looks_large(list(range(LOOK_AT_MOST // 4)))
+    assert looks_large(list(range(LOOK_AT_MOST)))  # too many to count: encoded aside
+    assert looks_large({str(n): n for n in range(LOOK_AT_MOST)})
+    assert not looks_large([[n] for n in range(LOOK_AT_MOST // 4)])
+    assert looks_large([[n, n, n] for n in range(LOOK_AT_MOST // 4)])  # nested: counted as it goes
