@@ -16,7 +16,7 @@ from tests.conftest import DUMMY
 from tests.support.live_server import LiveServer
 from tests.support.pki import ServerPKI
 from tornadoservice.server import lean
-from tornadoservice.server.lean import LeanHandler, http_date
+from tornadoservice.server.lean import LeanHandler, ServiceApplication, http_date
 
 
 class Plain(RequestHandler):
@@ -78,3 +78,68 @@ def test_answers_carry_a_current_date_on_both_transports(
         sent = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
         assert before <= sent <= after
         assert response.headers["Server"] == lean.SERVER_HEADER
+
+
+class ServiceA(RequestHandler):
+    pass
+
+
+class ServiceB(RequestHandler):
+    pass
+
+
+class Missing(RequestHandler):
+    pass
+
+
+ROUTE_TABLES: list[list[Any]] = [
+    # ours: probes with kwargs, then System/Service paths
+    [
+        ("/health/live", ServiceA, {"kind": "live"}),
+        ("/Framework/A", ServiceA),
+        ("/Sys/B", ServiceB),
+    ],
+    # a pattern route first shadows the plain one after it: Tornado's router decides
+    [(r"/Sys/.*", ServiceA), ("/Sys/B", ServiceB)],
+    # a plain route listed twice: the first wins, as in Tornado
+    [("/Sys/B", ServiceB), ("/Sys/B", ServiceA)],
+    # names with characters a pattern gives meaning to are left to Tornado
+    [("/Sys/B-1", ServiceB), ("/Sys/B.1", ServiceA)],
+]
+PATHS = ["/health/live", "/Framework/A", "/Sys/B", "/Sys/B/x", "/Sys/B\n", "/Sys/Bx", "/sys/b",
+         "/Sys/B-1", "/Sys/BX1", "/Sys/B.1", "/", "/nothing"]  # fmt: skip
+
+
+def _route(app: Application, path: str) -> tuple[type[RequestHandler], dict[str, Any]]:
+    request = httputil.HTTPServerRequest(
+        start_line=httputil.RequestStartLine("POST", path, "HTTP/1.1"),
+        headers=httputil.HTTPHeaders({"Host": "x"}),
+        connection=mock.Mock(),
+    )
+    delegate = app.find_handler(request)
+    return delegate.handler_class, delegate.handler_kwargs
+
+
+def test_service_application_routes_every_path_as_tornado_does() -> None:
+    for table in ROUTE_TABLES:
+        plain = Application(table, default_handler_class=Missing)
+        fast = ServiceApplication(table, default_handler_class=Missing)
+        for path in PATHS:
+            assert _route(fast, path) == _route(plain, path), (table, path)
+
+
+def test_service_application_finds_plain_paths_without_tornados_router() -> None:
+    fast = ServiceApplication(ROUTE_TABLES[0], default_handler_class=Missing)
+    with mock.patch.object(fast.default_router, "find_handler", side_effect=AssertionError):
+        assert _route(fast, "/Sys/B") == (ServiceB, {})
+        assert _route(fast, "/health/live") == (ServiceA, {"kind": "live"})
+    # An unknown path is Tornado's to answer (the default handler).
+    assert _route(fast, "/Sys/B/x") == (Missing, {})
+
+
+def test_host_specific_routes_added_later_are_honoured() -> None:
+    fast = ServiceApplication([("/Sys/B", ServiceB)], default_handler_class=Missing)
+    fast.add_handlers(r".*", [("/Sys/B", ServiceA)])
+    plain = Application([("/Sys/B", ServiceB)], default_handler_class=Missing)
+    plain.add_handlers(r".*", [("/Sys/B", ServiceA)])
+    assert _route(fast, "/Sys/B") == _route(plain, "/Sys/B") == (ServiceA, {})

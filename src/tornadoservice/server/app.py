@@ -18,6 +18,7 @@ from tornadoservice.core.log import DiracLogger, escape_control, level_number
 from tornadoservice.core.returnvalues import S_ERROR, strip_result_for_wire
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.handler import TornadoService, access_log
+from tornadoservice.server.lean import ServiceApplication
 from tornadoservice.server.loader import extension_packages, find_tornado_handler, load_handler
 from tornadoservice.server.probes import Health, ProbeHandler, probe_routes
 from tornadoservice.server.service import (
@@ -213,7 +214,7 @@ def build_application(
         health.services.append((runtime, bound))
         if runtimes is not None:
             runtimes.append((runtime, spec.handler))
-    return Application(
+    return ServiceApplication(
         routes,
         default_handler_class=NotFoundHandler,
         compress_response=True,

@@ -4,18 +4,29 @@
 answer): it formats the ``Date`` header from the clock each time (``email.utils`` work, a few
 microseconds). :class:`LeanHandler` sets the same three headers, with the ``Date`` text made
 once per second. Everything else of the handler API is Tornado's, unchanged.
+
+Routing: Tornado's ``Application`` tries each route's regular expression in turn for every
+request. :class:`ServiceApplication` finds a route whose pattern is a plain path (every
+``System/Service`` and probe path) with one dictionary lookup, and leaves any other request
+(a pattern route, an unknown path) to Tornado's router, which answers it as before.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from http.client import responses
+from typing import TYPE_CHECKING, Any
 
 import tornado
 from tornado import httputil
-from tornado.web import RequestHandler
+from tornado.web import Application, RequestHandler
 
-__all__ = ["LeanHandler", "http_date"]
+if TYPE_CHECKING:
+    from tornado.web import _HandlerDelegate
+
+__all__ = ["LeanHandler", "ServiceApplication", "http_date"]
 
 SERVER_HEADER = f"TornadoServer/{tornado.version}"
 """Tornado's own ``Server`` value (clients and tests that look at it see no change)."""
@@ -49,3 +60,31 @@ class LeanHandler(RequestHandler):
         self._write_buffer: list[bytes] = []
         self._status_code = 200
         self._reason = responses[200]
+
+
+def _is_plain(pattern: object) -> bool:
+    return isinstance(pattern, str) and pattern.startswith("/") and re.escape(pattern) == pattern
+
+
+class ServiceApplication(Application):
+    """``Application`` with plain-path routes found by a dictionary lookup."""
+
+    def __init__(self, routes: Sequence[Any], **settings: Any) -> None:
+        super().__init__(list(routes), **settings)
+        self._exact: dict[str, tuple[type[RequestHandler], dict[str, Any]]] = {}
+        for route in routes:
+            plain = isinstance(route, tuple) and len(route) in (2, 3) and _is_plain(route[0])
+            if not plain:
+                break  # a pattern route may shadow any route after it: Tornado decides those
+            kwargs = route[2] if len(route) == 3 else {}
+            self._exact.setdefault(route[0], (route[1], kwargs))  # the first route wins
+
+    def add_handlers(self, host_pattern: str, host_handlers: Any) -> None:
+        self._exact = {}  # host-specific routes come first: Tornado's router decides again
+        super().add_handlers(host_pattern, host_handlers)
+
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
+        found = self._exact.get(request.path)
+        if found is None:
+            return super().find_handler(request, **kwargs)
+        return self.get_handler_delegate(request, found[0], found[1])
