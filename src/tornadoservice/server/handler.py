@@ -31,7 +31,7 @@ from tornadoservice.core.returnvalues import S_ERROR, isReturnStructure
 from tornadoservice.core.returnvalues import strip_result_for_wire as _strip
 from tornadoservice.server import accesslog, activity
 from tornadoservice.server.accessors import BuiltinMethods, DiracAccessors
-from tornadoservice.server.body import encoding_error, parse_form
+from tornadoservice.server.body import argument_text, encoding_error, parse_form
 from tornadoservice.server.errors import STATUS_ERRNO, RequestError
 from tornadoservice.server.execution import CallDroppedError, CallTicket, submit_call
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
@@ -207,10 +207,11 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake):
         """The body's form parsed; ``method`` and ``args`` read, and the copies dropped."""
         self._parse_body()
         method_name = self.get_argument("method", None)
-        raw_args = self.get_body_argument("args", None)
-        self.request.body = b""
-        self.request.body_arguments.pop("args", None)
+        # As get_body_argument reads it, but taken out of the request first, so that each copy
+        # is freed as soon as the next is made (args may be the whole body).
         self.request.arguments.pop("args", None)
+        values = self.request.body_arguments.pop("args", [])
+        raw_args = argument_text(values, lambda value: self.decode_argument(value, name="args"))
         return method_name, raw_args
 
     async def _admit(
@@ -308,7 +309,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake):
         self._chunks = []
         if not body:
             return
-        self.request.body = body
+        # Not kept as request.body: freed once its fields are read out of it.
         parse_form(
             self.request.headers.get("Content-Type", ""),
             body,
