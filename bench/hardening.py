@@ -2,7 +2,7 @@
 
 One command, every step bounded in time and count::
 
-    python -m bench.hardening [--repeat 3] [--scenarios bomb,large,unread,starve,flood]
+    python -m bench.hardening [--repeat 3] [--scenarios bomb,large,large_async,unread,starve,flood]
 
 Each scenario starts a fresh ``tornadoservice serve --config`` process (the console script next
 to this interpreter, so ``PYTHONPATH=<other tree>/src`` measures another version), samples its
@@ -67,6 +67,11 @@ class SlowHandler(TornadoService):
     auth_big = ["all"]
 
     def export_big(self, size):
+        return S_OK("x" * size)
+
+    auth_bigAsync = ["all"]
+
+    async def export_bigAsync(self, size):
         return S_OK("x" * size)
 
 
@@ -350,9 +355,24 @@ def flood(server: Server) -> dict[str, Any]:
     return probe.line(calls_ran=server.site.runs)
 
 
+def large_async(server: Server) -> dict[str, Any]:
+    """A small request whose async method answers 50 MiB, three times in a row."""
+    probe = Probe(server)
+    with probe.running():
+        time.sleep(0.5)
+        tls = server.connect()
+        for _ in range(3):
+            tls.sendall(request("Bench/Slow", "bigAsync", 50 * MIB))
+            status, _ = read_answer(tls)
+        tls.close()
+        time.sleep(0.5)
+    return probe.line(status=status)
+
+
 SCENARIOS: dict[str, Callable[[Server], dict[str, Any]]] = {
     "bomb": bomb,
     "large": large,
+    "large_async": large_async,
     "unread": unread,
     "starve": starve,
     "flood": flood,
