@@ -197,3 +197,15 @@ def test_an_expired_token_earns_nothing(
     )
     assert_visitor_refused(response, caplog)
     assert expired not in caplog.text  # the reason names the claim, never the token
+
+
+def test_the_default_limit_refuses_a_visitors_3_mib_body_and_the_client_reads_why(
+    dummy_server: LiveServer, session_for: Any
+) -> None:
+    # The body is read through and dropped before the answer, so the client, still sending
+    # when the limit is known, is not reset before it can read the 413.
+    session = session_for(None)
+    for body in (echo_body(3 * 1024 * 1024), chunks(echo_body(3 * 1024 * 1024), 256 * 1024)):
+        response = post(dummy_server, session, body)
+        assert response.status_code == 413, response.text
+        assert "larger than 1048576 bytes: a larger body needs a client" in response.text

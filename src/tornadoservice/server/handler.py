@@ -141,14 +141,12 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake):
             return
         await self._choose_body_limit(size)
         if size is not None and size > self._body_limit:
-            if self._body_limit < self._runtime.state.max_body_size:
-                self._refuse_body(self._too_large_error(), size)  # a visitor's large body
-            elif size > self._runtime.state.body_ceiling:
+            if size > self._runtime.state.body_ceiling:
                 # Too big to read through: answer now and close (the client may miss the
                 # answer if it is still sending; Tornado would cut it off anyway).
                 raise self._too_large_error()
-            else:
-                self._body_too_large = True
+            # Read through and dropped (held nowhere), so that the client gets the 413.
+            self._body_too_large = True
 
     def _refuse_body(self, error: RequestError, size: int | None) -> None:
         """Answer ``error`` once the body is read, or at once if it is too large to read."""
