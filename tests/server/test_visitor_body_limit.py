@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
@@ -27,6 +27,7 @@ from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ServerPKI
 from tornadoservice import TornadoService
 from tornadoservice.config.tree import ConfigTree
+from tornadoservice.identity.forwarded import CERT_HEADER, VERIFY_HEADER
 
 ANONYMOUS_LIMIT = 64 * 1024
 MAX_BODY = 4 * 1024 * 1024
@@ -209,3 +210,20 @@ def test_the_default_limit_refuses_a_visitors_3_mib_body_and_the_client_reads_wh
         response = post(dummy_server, session, body)
         assert response.status_code == 413, response.text
         assert "larger than 1048576 bytes: a larger body needs a client" in response.text
+
+
+def test_a_certificate_forwarded_by_a_trusted_balancer_earns_the_full_limit(
+    server_pki: ServerPKI, jwks: JWKSServer, session_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = limited_config(server_pki, jwks)
+    config.set_option("/Systems/Tornado/TrustedProxies", "127.0.0.1")
+    with live_server(config, {DUMMY: Open}) as balanced:
+        session = session_for(None)  # the balancer itself shows no client certificate
+        body = echo_body(16 * ANONYMOUS_LIMIT)
+        forwarded = {CERT_HEADER: quote(server_pki.user.cert.read_text(), safe="")}
+        assert_echoed(
+            post(balanced, session, body, **forwarded, **{VERIFY_HEADER: "SUCCESS"}),
+            16 * ANONYMOUS_LIMIT,
+        )
+        caplog.clear()  # the balancer's own calls, without a forwarded certificate: a visitor's
+        assert_visitor_refused(post(balanced, session, body), caplog)
