@@ -2,7 +2,8 @@
 
 One command, every step bounded in time and count::
 
-    python -m bench.hardening [--repeat 3] [--scenarios bomb,large,large_async,unread,starve,flood]
+    python -m bench.hardening [--repeat 3]
+        [--scenarios bomb,visitor_bomb,large,large_async,unread,starve,flood]
 
 Each scenario starts a fresh ``tornadoservice serve --config`` process (the console script next
 to this interpreter, so ``PYTHONPATH=<other tree>/src`` measures another version), samples its
@@ -131,18 +132,19 @@ class Server:
                     return int(line.split()[1]) * 1024
         return 0
 
-    def context(self) -> ssl.SSLContext:
+    def context(self, visitor: bool = False) -> ssl.SSLContext:
         context = ssl.create_default_context(capath=str(self.site.pki.ca_dir))
-        context.load_cert_chain(self.site.pki.proxy)
+        if not visitor:
+            context.load_cert_chain(self.site.pki.proxy)
         return context
 
-    def connect(self, rcvbuf: int | None = None) -> ssl.SSLSocket:
+    def connect(self, rcvbuf: int | None = None, visitor: bool = False) -> ssl.SSLSocket:
         raw = socket.socket()
         if rcvbuf:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         raw.settimeout(30)
         raw.connect(("127.0.0.1", self.port))
-        return self.context().wrap_socket(raw, server_hostname="localhost")
+        return self.context(visitor).wrap_socket(raw, server_hostname="localhost")
 
 
 def _address(port: int) -> list[str]:
@@ -289,6 +291,21 @@ def bomb(server: Server) -> dict[str, Any]:
     return probe.line(body_kib=len(payload) // 1024)
 
 
+def visitor_bomb(server: Server) -> dict[str, Any]:
+    """``bomb`` sent without a client certificate (``MaxAnonymousBodySize`` applies)."""
+    payload = request("Bench/Slow", "echo", _echo_text(95 * MIB), gz=True)
+    probe = Probe(server)
+    with probe.running():
+        sockets = [server.connect(rcvbuf=65536, visitor=True) for _ in range(5)]
+        for tls in sockets:
+            tls.sendall(payload)
+        statuses = [read_answer(tls)[0] for tls in sockets]
+        for tls in sockets:
+            tls.close()
+        time.sleep(1)
+    return probe.line(body_kib=len(payload) // 1024, statuses=statuses)
+
+
 def large(server: Server) -> dict[str, Any]:
     payload = request("Bench/Slow", "echo", _echo_text(95 * MIB))
     probe = Probe(server)
@@ -373,6 +390,7 @@ SCENARIOS: dict[str, Callable[[Server], dict[str, Any]]] = {
     "bomb": bomb,
     "large": large,
     "large_async": large_async,
+    "visitor_bomb": visitor_bomb,
     "unread": unread,
     "starve": starve,
     "flood": flood,

@@ -12,8 +12,8 @@ import copy
 import gzip
 import json
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Iterator
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -40,6 +40,16 @@ class Open(DummyTornadoHandler):
     """Every built-in callable without any credential (``VISITOR`` after the others)."""
 
     DEFAULT_AUTHENTICATION = [*TornadoService.DEFAULT_AUTHENTICATION, "VISITOR"]
+    delivered: ClassVar[list[int]] = []
+    """Bytes of body (inflated) handed to each request's ``data_received``."""
+
+    def prepare(self) -> Awaitable[None]:
+        Open.delivered.append(0)
+        return super().prepare()
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        Open.delivered[-1] += len(chunk)
+        return super().data_received(chunk)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +148,18 @@ def test_a_visitors_small_gzip_body_that_inflates_past_the_limit_is_413(
     caplog.clear()
     response = post(server, session_for(None), body, **{"Content-Encoding": "gzip"})
     assert_visitor_refused(response, caplog)
+
+
+def test_a_refused_gzip_body_is_not_inflated_any_further(
+    server: LiveServer, session_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = gzip.compress(echo_body(64 * ANONYMOUS_LIMIT))  # 4 MiB inflated, 4 KiB sent
+    Open.delivered.clear()
+    caplog.clear()
+    response = post(server, session_for(None), body, **{"Content-Encoding": "gzip"})
+    assert_visitor_refused(response, caplog)
+    # Inflated up to the limit and one more step (64 KiB), not the 4 MiB the bomb holds.
+    assert Open.delivered and Open.delivered[-1] <= ANONYMOUS_LIMIT + 64 * 1024
 
 
 def test_a_client_certificate_earns_the_full_limit(

@@ -16,7 +16,8 @@ line, instead of a bare ``400`` or a silent close:
 * a query string Tornado cannot parse (more than 1,000 fields): 400;
 * a gzip body is inflated here rather than by Tornado, in bounded steps: one that is not valid
   gzip is reported to the service (:func:`body_error`, a 400 there), one that inflates past
-  ``max_body_size`` stops being inflated (the service, whose limit is lower, answers 413).
+  ``max_body_size`` stops being inflated (the service, whose limit is lower, answers 413), and
+  so does one the service has refused (:func:`stop_inflating`: past its caller's limit).
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ from tornadoservice.server.metrics import watch_handshake
 from tornadoservice.server.transport.connection import RequestConnection
 from tornadoservice.wire.jencode import encode
 
-__all__ = ["RPCHTTPServer", "body_error", "extend_body_timeout"]
+__all__ = ["RPCHTTPServer", "body_error", "extend_body_timeout", "stop_inflating"]
 
 log = logging.getLogger("tornadoservice.server")
 request_log = logging.getLogger("tornadoservice.request")
 
 _DEADLINE_ATTR = "_tornadoservice_body_deadline"
 _BODY_ERROR_ATTR = "_tornadoservice_body_error"
+_STOP_INFLATING_ATTR = "_tornadoservice_stop_inflating"
 INFLATE_STEP = 64 * 1024
 """Bytes of inflated body handed to the service at a time."""
 REFUSAL_DRAIN = 1024 * 1024
@@ -182,6 +184,8 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
     async def _inflate(self, chunk: bytes) -> None:
         assert self.ceiling is not None
         while chunk and self.inflated <= self.ceiling:
+            if getattr(self.connection, _STOP_INFLATING_ATTR, False):
+                return  # the service refused the body: the rest is dropped, not inflated
             try:
                 piece = self.inflater.decompress(chunk, INFLATE_STEP)
             except zlib.error as exc:
@@ -259,6 +263,12 @@ class _Dropping:
 
 
 _DROP = _Dropping()
+
+
+def stop_inflating(connection: object) -> None:
+    """The service has refused the current request's body: what still arrives of it is read
+    and dropped without being inflated (a gzip bomb costs no more CPU once refused)."""
+    setattr(connection, _STOP_INFLATING_ATTR, True)
 
 
 def body_error(connection: object) -> str | None:

@@ -29,6 +29,7 @@ from tornadoservice.authz import AuthenticationError
 from tornadoservice.core.returnvalues import isReturnStructure
 from tornadoservice.server.authentication import AuthenticationSchemes
 from tornadoservice.server.errors import RequestError
+from tornadoservice.server.httpserver import stop_inflating
 from tornadoservice.server.limits import YIELD_EVERY_BYTES, over_budget_error
 from tornadoservice.server.streaming import BoundedOutput
 from tornadoservice.server.upload import UploadStream
@@ -130,6 +131,7 @@ class BodyIntake(AuthenticationSchemes, BoundedOutput):
             self._chunks.clear()
             self._release_buffers()
             self._deferred_error = over_budget_error(self._runtime.state.buffers)
+            stop_inflating(self.request.connection)
             return None
         self._held += size
         self._chunks.append(chunk)
@@ -143,3 +145,4 @@ class BodyIntake(AuthenticationSchemes, BoundedOutput):
         self._body_too_large = True
         self._chunks.clear()
         self._release_buffers()
+        stop_inflating(self.request.connection)
