@@ -147,9 +147,9 @@ HTTP_IMPLEMENTATIONS = ("tornado", "httptools")
 
 
 def _http_implementation(config: ConfigTree) -> str:
-    """``/Systems/Tornado/HTTPImplementation``: Tornado's own transport (the default) or the
-    asyncio + httptools one (:mod:`tornadoservice.server.transport`)."""
-    value = (config.get("/Systems/Tornado/HTTPImplementation") or "tornado").strip().lower()
+    """``/Systems/Tornado/HTTPImplementation``: the asyncio + httptools transport (the
+    default, :mod:`tornadoservice.server.transport`) or Tornado's own (``tornado``)."""
+    value = (config.get("/Systems/Tornado/HTTPImplementation") or "httptools").strip().lower()
     if value not in HTTP_IMPLEMENTATIONS:
         raise ServerStartError(
             f"/Systems/Tornado/HTTPImplementation: {value!r} is not one of "

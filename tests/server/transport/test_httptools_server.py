@@ -36,7 +36,7 @@ from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ServerPKI
 from tornadoservice.client.transport import make_session
 from tornadoservice.server.demo_state import ensure_demo
-from tornadoservice.server.server import ServerStartError, TornadoServer
+from tornadoservice.server.server import ServerStartError, TornadoServer, _http_implementation
 from tornadoservice.server.transport import HttptoolsServer
 
 HANDSHAKE_TIMEOUT = 0.5
@@ -136,10 +136,14 @@ def test_a_stalled_tls_handshake_is_dropped(server: LiveServer) -> None:
 
 
 @contextmanager
-def stoppable_server(pki: ServerPKI) -> Iterator[LiveServer]:
-    """A live server that the test stops itself (once: stop is not run again on leaving)."""
+def stoppable_server(
+    pki: ServerPKI, implementation: str | None = "httptools"
+) -> Iterator[LiveServer]:
+    """A live server that the test stops itself (once: stop is not run again on leaving);
+    ``implementation`` None leaves the transport option out of the configuration."""
     config = dummy_config(pki)
-    config.set_option("/Systems/Tornado/HTTPImplementation", "httptools")
+    if implementation is not None:
+        config.set_option("/Systems/Tornado/HTTPImplementation", implementation)
     server = TornadoServer(config, handlers={DUMMY: DummyTornadoHandler}, port=0, host="127.0.0.1")
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -233,3 +237,27 @@ def test_refused_handshakes_leave_no_connection_behind(
     while transport.connections and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not transport.connections
+
+
+@pytest.mark.parametrize(
+    ("given", "chosen"),
+    [(None, "httptools"), ("", "httptools"), ("httptools", "httptools"), (" Tornado ", "tornado")],
+)
+def test_httptools_is_the_default_transport_and_tornado_stays_selectable(
+    server_pki: ServerPKI, given: str | None, chosen: str
+) -> None:
+    config = dummy_config(server_pki)
+    if given is not None:
+        config.set_option("/Systems/Tornado/HTTPImplementation", given)
+    assert _http_implementation(config) == chosen
+
+
+def test_a_server_configured_without_a_transport_serves_on_httptools(
+    server_pki: ServerPKI,
+) -> None:
+    with stoppable_server(server_pki, implementation=None) as live:
+        assert [type(s) for s in live.server.servers] == [HttptoolsServer]
+        with make_session(server_pki.ca_dir, server_pki.proxy.cert, server_pki.proxy.key) as s:
+            answer = s.post(live.url(DUMMY), data={"method": "echo", "args": '["x"]'}, timeout=30)
+        assert answer.json() == {"OK": True, "Value": "x"}
+        asyncio.run_coroutine_threadsafe(live.server.stop(), live.loop).result(10)

@@ -3,7 +3,8 @@
 It serves Tornado's unchanged ``Application`` (and so every ``TornadoService``): it drives the
 ``HTTPMessageDelegate`` that ``Application.start_request`` returns and implements
 ``httputil.HTTPConnection`` for the answer, in place of Tornado's ``IOStream`` and
-``HTTP1Connection``. Selected with ``/Systems/Tornado/HTTPImplementation = httptools``.
+``HTTP1Connection``. The default; ``/Systems/Tornado/HTTPImplementation = tornado`` selects
+Tornado's own transport instead.
 
 ``HttptoolsServer`` is imported on first use: the handler modules import
 :mod:`.connection` alone, and the listener imports them back.
