@@ -37,6 +37,7 @@ from tornadoservice.server.execution import CallDroppedError, CallTicket, submit
 from tornadoservice.server.httpserver import body_error, extend_body_timeout
 from tornadoservice.server.initialization import wait_initialized
 from tornadoservice.server.intake import BodyIntake
+from tornadoservice.server.lean import LeanHandler
 from tornadoservice.server.limits import OFF_LOOP_BYTES, looks_large
 from tornadoservice.server.service import ExportedMethod, ServiceRuntime
 from tornadoservice.server.transport.connection import RequestConnection
@@ -64,7 +65,7 @@ def _is_stream(value: object) -> bool:
 
 
 @stream_request_body
-class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake):
+class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
     """Base class of a service. Subclass it and write ``export_<method>`` functions."""
 
     SUPPORTED_METHODS = ("POST",)
