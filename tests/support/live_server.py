@@ -32,11 +32,13 @@ class LiveServer:
 
 
 HTTP_IMPLEMENTATION_ENV = "TORNADOSERVICE_HTTP_IMPLEMENTATION"
-"""Transport of every live server whose configuration names none (``tornado`` if unset)."""
+"""Transport of every live server whose configuration names none (if unset, the server's own
+default, ``httptools``); ``.ci/run`` runs the server, client and interop tests once more with
+``tornado``."""
 
 
 def default_http_implementation() -> str:
-    return os.environ.get(HTTP_IMPLEMENTATION_ENV, "") or "tornado"
+    return os.environ.get(HTTP_IMPLEMENTATION_ENV, "") or "httptools"
 
 
 @contextmanager
