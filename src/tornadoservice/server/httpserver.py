@@ -145,7 +145,7 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
             # Tornado refuses such framing only once the handler has started, and may have
             # answered (405, 413, ...): two answers and two log lines. Refused here instead.
             self.refused = True
-            self._refuse_framing(framing)
+            self._refuse_and_close(f"Malformed request: {framing}")
             return None
         try:
             return self.delegate.headers_received(start_line, headers)
@@ -153,14 +153,18 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
             # Raised before any handler exists (the query string: too many fields, ...), so
             # nothing else will answer; the delegate is not told anything more.
             self.refused = True
-            self._answer(400, f"Malformed request: {exc}")
+            if isinstance(self.connection, HTTP1Connection):
+                # Not left to Tornado to read the body through: a broken chunk in it would be
+                # a second answer and a second line.
+                self._refuse_and_close(f"Malformed request: {exc}")
+            else:
+                self._answer(400, f"Malformed request: {exc}")
             return None
 
-    def _refuse_framing(self, reason: str) -> None:
-        """Answer 400 and close: the body cannot be told from a next request on the
-        connection, so Tornado is told nothing more (the stream is detached from it)."""
+    def _refuse_and_close(self, message: str) -> None:
+        """Answer 400 and close: Tornado is told nothing more of this request or connection
+        (the stream is detached from it), so it neither reads the body nor a next request."""
         assert isinstance(self.connection, HTTP1Connection)
-        message = f"Malformed request: {reason}"
         context = getattr(self.connection, "context", None)
         request_log.warning(
             "400 %s: %s", _peer(getattr(context, "address", None)), escape_control(message)
