@@ -135,6 +135,14 @@ def test_pipelined_requests_are_answered_in_order(client: Client) -> None:
     assert values == [100, 101, 102, 103, 104]
 
 
+def test_header_values_with_trailing_whitespace_are_served(client: Client) -> None:
+    # RFC 9110 5.5: the whitespace around a field value is not part of it (httptools keeps it).
+    client.tls.sendall(_request(_form("echo", "ows"), extra="X-Test: a \t\r\nUser-Agent: ua \r\n"))
+    status, _, body = client.response()
+    assert status == 200
+    assert _value(body) == "ows"
+
+
 def test_a_chunked_request_body_is_read(client: Client) -> None:
     body = _form("echo", "chunked")
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:7], body[7:]))

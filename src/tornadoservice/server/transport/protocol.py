@@ -223,7 +223,9 @@ class HTTPProtocol:
         if self._head_size > self.server.max_header_size:
             raise self._head_refusal()
         assert self._headers is not None
-        self._headers.add(name.decode("latin1"), value.decode("latin1"))
+        # httptools leaves trailing whitespace on a value; it is not part of the field (RFC 9110
+        # 5.5), Tornado's own parser strips it, and HTTPHeaders.add refuses a value that has it.
+        self._headers.add(name.decode("latin1"), value.decode("latin1").rstrip(" \t"))
 
     def _head_refusal(self) -> _RefusedError:
         limit = self.server.max_header_size
