@@ -132,8 +132,12 @@ def _raw_call(tls: ssl.SSLSocket, method: str, *args: Any) -> None:
 
 
 def test_a_full_queue_answers_503_with_retry_after(
-    server: LiveServer, server_pki: ServerPKI, session_for: Sessions
+    server: LiveServer,
+    server_pki: ServerPKI,
+    session_for: Sessions,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="tornadoservice.request")
     url, pool = server.url(DUMMY), _runtime(server).pool
     with ThreadPoolExecutor(3) as clients:
         make = lambda: session_for(server_pki.proxy)  # noqa: E731
@@ -146,6 +150,10 @@ def test_a_full_queue_answers_503_with_retry_after(
         assert refused.headers["Retry-After"] == "2"
         body = refused.json()
         assert body["OK"] is False and "too many calls are waiting" in body["Message"]
+        # Load shedding is a warning line per refused call, never an error with a traceback.
+        shed = [r for r in caplog.records if r.getMessage().startswith("503 ")]
+        assert len(shed) == 1 and shed[0].levelno == logging.WARNING, shed
+        assert shed[0].exc_info is None
         Blocking.gate.set()
         assert [f.result(WAIT).status_code for f in [running, *queued]] == [200, 200, 200]
     assert "refused" not in Blocking.ran

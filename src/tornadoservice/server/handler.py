@@ -56,6 +56,11 @@ CLIENT_MISTAKES = frozenset(range(400, 500)) | {501}
 """Statuses logged as one warning line: the client's doing, 501 (an unknown method, DIRAC's
 answer) included; any other 5xx is the server's and is logged as an error."""
 
+WARNING_STATUSES = CLIENT_MISTAKES | {503}
+"""What ``log_exception`` writes as one warning: client mistakes, and 503, which is load shedding
+(queue full, buffer budget) or a service still initialising, whose cause is logged once where it
+happens: an error line for each refused call would flood the log exactly when it is busiest."""
+
 DRAIN_BEFORE_REFUSING = 1024 * 1024
 """A refused body up to this size is read (and dropped) before the refusal is sent."""
 
@@ -481,7 +486,7 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         self.finish(encode(_strip(S_ERROR(err_no, message) if err_no else S_ERROR(message))))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, HTTPError) and value.status_code in CLIENT_MISTAKES:
+        if isinstance(value, HTTPError) and value.status_code in WARNING_STATUSES:
             logging.getLogger("tornadoservice.request").warning(
                 "%s %s %s: %s rid=%s",
                 value.status_code,
