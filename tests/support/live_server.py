@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.server.handler import TornadoService
 from tornadoservice.server.server import TornadoServer
+from tornadoservice.testing.server import serve_in_thread
 
 
 @dataclass
@@ -55,31 +55,5 @@ def live_server(
     if http_implementation is not None or not config.get(option):
         config.set_option(option, http_implementation or default_http_implementation())
     server = TornadoServer(config, handlers=handlers, port=0, host="127.0.0.1", **server_options)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            server.listen()
-        except BaseException as exc:  # reported to the test thread below
-            failure.append(exc)
-            started.set()
-            return
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="live-server", daemon=True)
-    thread.start()
-    started.wait(10)
-    if failure:
-        loop.close()
-        raise failure[0]
-    try:
+    with serve_in_thread(server, "live-server") as loop:
         yield LiveServer(server, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

@@ -112,6 +112,23 @@ def running_server(
     """Serve ``handlers`` (``{"System/Service": HandlerClass}``) on 127.0.0.1, a free port."""
     tree = server_config(pki, handlers, config=config, registry=registry)
     server = TornadoServer(tree, handlers=handlers, port=0, host="127.0.0.1")
+    with serve_in_thread(server, "tornadoservice-test-server"):
+        live = LiveServer(server, pki)
+        try:
+            yield live
+        finally:
+            live.close_clients()
+
+
+@contextmanager
+def serve_in_thread(
+    server: TornadoServer, thread_name: str = "tornadoservice-test-server"
+) -> Iterator[asyncio.AbstractEventLoop]:
+    """Run ``server`` on an event loop of its own in a daemon thread; yield that loop.
+
+    A failure to listen is raised here, in the caller's thread; on exit the server stops
+    (draining, as on SIGTERM) and the loop is closed.
+    """
     loop = asyncio.new_event_loop()
     started = threading.Event()
     failure: list[BaseException] = []
@@ -120,14 +137,14 @@ def running_server(
         asyncio.set_event_loop(loop)
         try:
             server.listen()
-        except BaseException as exc:  # handed to the test's thread below
+        except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
             started.set()
             return
         started.set()
         loop.run_forever()
 
-    thread = threading.Thread(target=run, name="tornadoservice-test-server", daemon=True)
+    thread = threading.Thread(target=run, name=thread_name, daemon=True)
     thread.start()
     if not started.wait(START_TIMEOUT):
         raise RuntimeError(f"the test server did not start within {START_TIMEOUT:g}s")
@@ -135,11 +152,9 @@ def running_server(
         thread.join(START_TIMEOUT)
         loop.close()
         raise failure[0]
-    live = LiveServer(server, pki)
     try:
-        yield live
+        yield loop
     finally:
-        live.close_clients()
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(START_TIMEOUT)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(START_TIMEOUT)
