@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -30,9 +31,9 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def wait_until(predicate: object, timeout: float = 15) -> None:
+def wait_until(predicate: Callable[[], object], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.05)
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,13 +136,13 @@ def _refused(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _wait(predicate: object, timeout: float) -> bool:
+def _wait(predicate: Callable[[], object], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.05)
-    return bool(predicate())  # type: ignore[operator]
+    return bool(predicate())
 
 
 def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
