@@ -51,6 +51,27 @@ def test_clear_leaves_what_tornados_clear_leaves() -> None:
     assert (plain._status_code, plain._reason, plain._write_buffer) == (200, "OK", [])
 
 
+def test_init_sets_every_attribute_tornados_init_sets() -> None:
+    plain, cut = _handler(Plain), _handler(Lean)
+    # ui is made on first use: the only attribute Tornado's __init__ sets that LeanHandler's
+    # does not. Any other one missing means a Tornado release changed __init__.
+    assert set(vars(cut)) == set(vars(plain)) - {"ui"}
+    for name in ("_headers_written", "_finished", "_auto_finish", "_prepared_future"):
+        assert getattr(cut, name) == getattr(plain, name), name
+    cut.request.connection.set_close_callback.assert_called_once_with(cut.on_connection_close)
+
+
+def test_ui_is_tornados_namespace_made_on_first_use() -> None:
+    plain, cut = _handler(Plain), _handler(Lean)
+    assert "_lean_ui" not in vars(cut)
+    assert set(cut.ui) == set(plain.ui) == {"_tt_modules", "modules"}
+    assert cut.ui is cut.ui  # made once
+    assert cut.ui["modules"] is cut.ui["_tt_modules"]
+    assert type(cut.ui["modules"]) is type(plain.ui["modules"])
+    cut.ui = {"replaced": True}  # assignable, as Tornado's attribute
+    assert cut.ui == {"replaced": True}
+
+
 def test_http_date_is_tornados_date_and_made_once_per_second() -> None:
     lean._date = (0, "")
     with mock.patch.object(httputil, "format_timestamp", wraps=httputil.format_timestamp) as fmt:

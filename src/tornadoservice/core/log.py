@@ -228,7 +228,10 @@ class JsonFormatter(logging.Formatter):
         if request_id is not None:
             entry["request_id"] = request_id
         access = getattr(record, "access", None)
-        if isinstance(access, dict):
+        fields = getattr(access, "fields", None)
+        if callable(fields):  # the access record of a request
+            entry.update(fields())
+        elif isinstance(access, dict):
             entry.update(access)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -33,9 +33,15 @@ class X509Identity:
     """VOMS VO, if the chain carries a VOMS attribute certificate."""
     fqans: tuple[str, ...] = field(default=())
     """VOMS FQANs, in the order of the attribute certificate."""
+    _expires: float = field(init=False, repr=False, compare=False)
+    """``not_after`` as a POSIX timestamp, for the per-request ``seconds_left``."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_expires", self.not_after.timestamp())
 
     def seconds_left(self, now: dt.datetime | None = None) -> int:
         """Whole seconds until the chain expires (0 once expired)."""
         if now is None:  # the per-request case: plain float timestamps, no datetime arithmetic
-            return max(0, int(self.not_after.timestamp() - time.time()))
+            left = int(self._expires - time.time())
+            return left if left > 0 else 0
         return max(0, int((self.not_after - now).total_seconds()))

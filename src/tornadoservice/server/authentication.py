@@ -58,7 +58,8 @@ class AuthenticationSchemes(RequestHandler):
                 continue
             try:
                 result = authenticator()
-                if asyncio.iscoroutine(result):
+                # (a dict first: asyncio.iscoroutine is slow to say no to one)
+                if type(result) is not dict and asyncio.iscoroutine(result):
                     result = await result
             except AuthenticationError as exc:
                 reasons.append(f"{scheme}: {exc}")
@@ -137,7 +138,11 @@ class AuthenticationSchemes(RequestHandler):
             raise AuthenticationError("no client certificate")
         registry = self._runtime.state.registry
         # Query string or body: a streamed upload carries it in the query string.
-        raw_extra = self.get_argument("extraCredentials", None)
+        raw_extra = (
+            self.get_argument("extraCredentials", None)
+            if "extraCredentials" in self.request.arguments
+            else None  # the usual case, without get_argument's work
+        )
         stream = self.request.connection.stream  # type: ignore[union-attr]
         cached = _connection_credentials.get(stream)
         if (

@@ -49,10 +49,12 @@ def encoding_error(headers: httputil.HTTPHeaders, *, streamed: bool) -> RequestE
     A gzip body was already inflated (and its ``Content-Encoding`` removed) when this runs; a
     streamed upload (``streamed``) is taken as it is sent, never compressed.
     """
-    encoding = headers.get("Content-Encoding")
-    if encoding is None and streamed:
-        encoding = headers.get("X-Consumed-Content-Encoding")
-    if encoding is None:
+    # Looked up with `in` first: a missing name costs HTTPHeaders.get a KeyError.
+    if "Content-Encoding" in headers:
+        encoding = headers["Content-Encoding"]
+    elif streamed and "X-Consumed-Content-Encoding" in headers:
+        encoding = headers["X-Consumed-Content-Encoding"]
+    else:
         return None
     if streamed:
         return RequestError(

@@ -103,12 +103,15 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
     # ------------------------------------------------------------------ per-request state
     def set_default_headers(self) -> None:
         # On every answer, errors included: clients learn that this server streams uploads.
-        self.set_header(VERSION_HEADER, __version__)
+        # Set as items, not with set_header: both values are known to be header-safe (the
+        # version is ours, a caller's id is kept only when sane), so its checks are skipped.
+        headers = self._headers
+        headers[VERSION_HEADER] = __version__
         # Called again when an error replaces the answer: the request keeps its id.
         rid = self.__dict__.get("_request_id")
         if rid is None:
             rid = self._request_id = accesslog.request_id(self.request.headers)
-        self.set_header(accesslog.REQUEST_ID_HEADER, rid)
+        headers[accesslog.REQUEST_ID_HEADER] = rid
 
     def initialize(self) -> None:
         self._started = time.perf_counter()
@@ -128,12 +131,16 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         self._body_limit = self._runtime.state.max_body_size  # the caller's, set in prepare
         self._bearer_pending = False
         self._limit_reason = ""
+        self._bytes_out = 0
+        self._declared: int | None = None  # the request's Content-Length, read in prepare
 
     async def prepare(self) -> None:
         self._runtime.state.request_started()
         self._counted = True
-        declared = self.request.headers.get("Content-Length")
+        headers = self.request.headers
+        declared = headers.get("Content-Length") if "Content-Length" in headers else None
         size = int(declared) if declared is not None and declared.isdigit() else None
+        self._declared = size
         upload = self._is_upload()
         unreadable = encoding_error(self.request.headers, streamed=upload)
         if unreadable is not None:
@@ -210,13 +217,18 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
     def _read_form(self) -> tuple[str | None, str | None]:
         """The body's form parsed; ``method`` and ``args`` read, and the copies dropped."""
         self._parse_body()
-        method_name = self.get_argument("method", None)
+        # As get_argument("method", None) reads it (query string and body, the last value).
+        names = self.request.arguments.get("method")
+        method_name = argument_text(list(names), self._decode_method) if names else None
         # As get_body_argument reads it, but taken out of the request first, so that each copy
         # is freed as soon as the next is made (args may be the whole body).
         self.request.arguments.pop("args", None)
         values = self.request.body_arguments.pop("args", [])
         raw_args = argument_text(values, lambda value: self.decode_argument(value, name="args"))
         return method_name, raw_args
+
+    def _decode_method(self, value: bytes) -> str:
+        return self.decode_argument(value, name="method")
 
     async def _admit(
         self,
@@ -262,7 +274,8 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         problem = exported.argument_error(args, extra_args)
         if problem:
             raise RequestError(400, problem)
-        await self._ensure_initialized()
+        if not self._runtime.initialized:
+            await self._ensure_initialized()
         return exported, args
 
     # ------------------------------------------------------------------ streamed uploads
@@ -427,6 +440,8 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         await self._send_other(exported, payload)
 
     def _raw_requested(self) -> bool:
+        if "rawContent" not in self.request.arguments:
+            return False  # the usual case, without get_argument's work
         return self.get_argument("rawContent", "") != ""
 
     async def _send_other(self, exported: ExportedMethod, result: Any) -> None:
@@ -515,15 +530,23 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         return f"{ip}:{port}"
 
     def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
-        self._bytes_out = getattr(self, "_bytes_out", 0) + sum(map(len, self._write_buffer))
+        self._bytes_out += sum(map(len, self._write_buffer))
         return super().flush(include_footers)
+
+    def _bytes_in(self) -> int:
+        if self._body_size:
+            return self._body_size
+        if self._declared is not None:
+            return self._declared
+        # Not read in prepare (a request refused before it, or one without the header).
+        declared = self.request.headers.get("Content-Length", "")
+        return int(declared) if declared.isdigit() else 0
 
     def _report_activity(self) -> None:
         """The activity record of this request (activityMonitoringReporter, metrics)."""
         own = self.activityMonitoringReporter
         if not activity.wanted(own):
             return
-        declared = self.request.headers.get("Content-Length", "")
         activity.report(
             own,
             self._runtime,
@@ -532,8 +555,8 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
             seconds=time.perf_counter() - self._started,
             user=self._creds.get("username"),
             group=self._creds.get("group"),
-            bytes_in=self._body_size or (int(declared) if declared.isdigit() else 0),
-            bytes_out=getattr(self, "_bytes_out", 0),
+            bytes_in=self._bytes_in(),
+            bytes_out=self._bytes_out,
         )
 
     def on_finish(self) -> None:
@@ -544,19 +567,20 @@ class TornadoService(BuiltinMethods, DiracAccessors, BodyIntake, LeanHandler):
         if not (state.security_log or accesslog.access_log.isEnabledFor(logging.INFO)):
             return
         peer = self._peer()
-        declared = self.request.headers.get("Content-Length", "")
         record = accesslog.AccessRecord(
             peer=peer,
             forwarded_for=accesslog.forwarded_for(
                 peer.rsplit(":", 1)[0], self.request.headers, state.trusted_proxies
-            ),
+            )
+            if state.trusted_proxies
+            else None,
             creds=self._creds,
             service=self._runtime.name,
             method=self._rpc_method,
             status=self.get_status(),
             duration_ms=(time.perf_counter() - self._started) * 1000,
-            bytes_in=self._body_size or (int(declared) if declared.isdigit() else 0),
-            bytes_out=getattr(self, "_bytes_out", 0),
+            bytes_in=self._bytes_in(),
+            bytes_out=self._bytes_out,
             outcome=self._outcome,
             request_id=self._request_id,
         )

@@ -135,7 +135,11 @@ class _RequestGuard(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
-        if self.ceiling is not None and headers.get("Content-Encoding") == "gzip":
+        if (
+            self.ceiling is not None
+            and "Content-Encoding" in headers
+            and headers["Content-Encoding"] == "gzip"
+        ):
             # As Tornado's own inflater: the service sees the body as it was before gzip.
             self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])

@@ -1,5 +1,10 @@
 """Per-request work of Tornado's ``RequestHandler`` that a service does not need redone.
 
+``RequestHandler.__init__`` builds the template namespace (``self.ui``, with its module
+namespace object) for every request; a service renders no template. :class:`LeanHandler` does
+the rest of ``__init__`` as Tornado does and builds ``ui`` on first use (a test checks that it
+sets every attribute Tornado's does, so a Tornado release that adds one is caught).
+
 ``RequestHandler.clear()`` runs for every request (and again when an error replaces the
 answer): it formats the ``Date`` header from the clock each time (``email.utils`` work, a few
 microseconds). :class:`LeanHandler` sets the same three headers, with the ``Date`` text made
@@ -21,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import tornado
 from tornado import httputil
-from tornado.web import Application, RequestHandler
+from tornado.util import ObjectDict
+from tornado.web import Application, RequestHandler, _UIModuleNamespace
 
 if TYPE_CHECKING:
     from tornado.web import _HandlerDelegate
@@ -45,17 +51,46 @@ def http_date(now: float | None = None) -> str:
 
 
 class LeanHandler(RequestHandler):
-    """``RequestHandler`` with a cheaper :meth:`clear` (the cached ``Date``)."""
+    """``RequestHandler`` with ``ui`` made on first use and a cheaper :meth:`clear`."""
+
+    def __init__(
+        self, application: Application, request: httputil.HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        # RequestHandler.__init__ without the template namespace (see the module docstring).
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._prepared_future = None
+        self.clear()
+        assert request.connection is not None
+        request.connection.set_close_callback(self.on_connection_close)  # type: ignore[attr-defined]
+        self.initialize(**kwargs)
+
+    @property
+    def ui(self) -> ObjectDict:
+        """Tornado's template namespace of this handler, made when first asked for."""
+        made = self.__dict__.get("_lean_ui")
+        if made is None:
+            app = self.application
+            made = ObjectDict((n, self._ui_method(m)) for n, m in app.ui_methods.items())
+            made["_tt_modules"] = _UIModuleNamespace(self, app.ui_modules)
+            made["modules"] = made["_tt_modules"]
+            self.__dict__["_lean_ui"] = made
+        return made
+
+    @ui.setter
+    def ui(self, value: ObjectDict) -> None:
+        self.__dict__["_lean_ui"] = value
 
     def clear(self) -> None:
         """What ``RequestHandler.clear`` does: the default headers, no body, status 200."""
-        self._headers = httputil.HTTPHeaders(
-            {
-                "Server": SERVER_HEADER,
-                "Content-Type": "text/html; charset=UTF-8",
-                "Date": http_date(),
-            }
-        )
+        # Items set one by one: HTTPHeaders(dict) goes through MutableMapping.update, slower.
+        headers = self._headers = httputil.HTTPHeaders()
+        headers["Server"] = SERVER_HEADER
+        headers["Content-Type"] = "text/html; charset=UTF-8"
+        headers["Date"] = http_date()
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200

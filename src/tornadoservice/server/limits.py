@@ -45,6 +45,9 @@ YIELD_EVERY_BYTES = 4 * 1024 * 1024
 RETRY_AFTER_SECONDS = 2
 """What a 503 (queue or buffer budget full) tells the client to wait before trying again."""
 
+_TEXT = (str, bytes, bytearray)
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
 LOOK_AT_MOST = 1024
 """Values :func:`looks_large` looks at before it calls a result large without counting it all."""
 
@@ -61,9 +64,9 @@ def looks_large(value: object, threshold: int = OFF_LOOP_BYTES) -> bool:
     while pending:
         item = pending.pop()
         seen += 1
-        if isinstance(item, str | bytes | bytearray):
+        if isinstance(item, _TEXT):
             total += len(item) + 2
-        elif isinstance(item, dict | list | tuple | set | frozenset):
+        elif isinstance(item, _CONTAINERS):
             # Sized before it is looked into, so a huge container is not copied here.
             if seen + len(pending) + 2 * len(item) > LOOK_AT_MOST:
                 return True

@@ -88,6 +88,9 @@ class BoundedOutput(RequestHandler):
         """Tornado's ``finish``; the answer must keep leaving (write timeout), and the body's
         bytes stay counted in the buffer budget until it has."""
         future = super().finish(chunk)
+        if future.done():  # the usual case: the transport took the whole answer
+            self._release_buffers()
+            return future
         watch_write(
             future,
             self._runtime.state.write_timeout,

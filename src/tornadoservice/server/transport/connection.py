@@ -103,22 +103,22 @@ class RequestConnection(httputil.HTTPConnection):
         assert isinstance(start_line, httputil.ResponseStartLine)
         request = self.start_line
         code = start_line.code
-        no_body = request.method == "HEAD" or code in (204, 304) or 100 <= code < 200
+        http11 = request.version == "HTTP/1.1"
+        no_body = code in (204, 304) or 100 <= code < 200 or request.method == "HEAD"
+        # Each name looked up once (an HTTPHeaders lookup normalizes the name every time).
+        has_length = "Content-Length" in headers
         self._chunking = (
-            request.version == "HTTP/1.1"
-            and not no_body
-            and "Content-Length" not in headers
-            and "Transfer-Encoding" not in headers
+            http11 and not no_body and not has_length and "Transfer-Encoding" not in headers
         )
         if (
-            headers.get("Connection", "").lower() == "close"
+            ("Connection" in headers and headers["Connection"].lower() == "close")
             or self.protocol.stopping
             or (self.reading and not self.protocol.body_parsed())
         ):
             self.keep_alive = False  # (an answer before the body ends closes the connection)
-        elif not no_body and not self._chunking and "Content-Length" not in headers:
+        elif not no_body and not self._chunking and not has_length:
             self.keep_alive = False  # the body ends where the connection does
-        if request.version == "HTTP/1.1":
+        if http11:
             if not self.keep_alive:
                 headers["Connection"] = "close"
         elif self.keep_alive:
@@ -127,7 +127,7 @@ class RequestConnection(httputil.HTTPConnection):
             headers["Transfer-Encoding"] = "chunked"
         if no_body:
             self._remaining = 0
-        elif "Content-Length" in headers:
+        elif has_length:
             self._remaining = int(headers["Content-Length"])
         fields = [f"{name}: {value}\r\n" for name, value in headers.get_all()]
         block = "".join(fields)

@@ -222,10 +222,18 @@ class HTTPProtocol:
         self._head_size += len(name) + len(value) + 4
         if self._head_size > self.server.max_header_size:
             raise self._head_refusal()
-        assert self._headers is not None
+        headers = self._headers
+        assert headers is not None
         # httptools leaves trailing whitespace on a value; it is not part of the field (RFC 9110
         # 5.5), Tornado's own parser strips it, and HTTPHeaders.add refuses a value that has it.
-        self._headers.add(name.decode("latin1"), value.decode("latin1").rstrip(" \t"))
+        text_name = name.decode("latin1")
+        text_value = value.decode("latin1").rstrip(" \t")
+        if text_name in headers:
+            headers.add(text_name, text_value)  # a repeated field: appended, as Tornado does
+        else:
+            # Stored without HTTPHeaders.add's checks of the name and value: httptools refused
+            # every byte those checks refuse before calling here (test_transport_parser.py).
+            headers[text_name] = text_value
 
     def _head_refusal(self) -> _RefusedError:
         limit = self.server.max_header_size

@@ -130,6 +130,7 @@ class TLSLayer(asyncio.Protocol):
     def _read(self) -> None:
         read = self.sslobj.read
         app = self.app
+        incoming = self._incoming
         while not self._closing:
             try:
                 data = read(READ_SIZE)
@@ -146,6 +147,8 @@ class TLSLayer(asyncio.Protocol):
                 self.close()
                 break
             app.data_received(data)
+            if not incoming.pending and not self.sslobj.pending():
+                break  # all read: another read would only raise SSLWantReadError (slow)
         if self._outgoing.pending:
             self._flush()  # post-handshake messages (session tickets, key updates)
 
