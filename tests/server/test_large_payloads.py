@@ -20,7 +20,7 @@ from tests.support.dummy import DummyTornadoHandler
 from tests.support.live_server import LiveServer, live_server
 from tests.support.pki import ServerPKI
 from tornadoservice import S_OK
-from tornadoservice.server.body import argument_text, parse_urlencoded
+from tornadoservice.server.body import SMALL_FORM, argument_text, parse_urlencoded
 from tornadoservice.server.limits import LOOK_AT_MOST, OFF_LOOP_BYTES, looks_large
 from tornadoservice.server.pool import WorkerPool
 
@@ -132,6 +132,14 @@ def test_the_form_is_split_as_tornado_splits_it(body: bytes) -> None:
 def test_any_form_is_split_as_tornado_splits_it(fields: list[tuple[str, str]], raw: bool) -> None:
     body = "&".join(f"{name}={value}" for name, value in fields) if raw else urlencode(fields)
     assert_same_as_tornado(body.encode("utf-8"))
+
+
+@pytest.mark.parametrize("body", TRICKY_FORMS)
+def test_a_form_past_the_small_size_is_split_as_tornado_splits_it(body: bytes) -> None:
+    # The other code path of parse_urlencoded (slices of the body): same fields.
+    padded = body + b"&pad=" + b"x%41+" * (SMALL_FORM // 5) + b"&" + body
+    assert len(padded) >= SMALL_FORM
+    assert_same_as_tornado(padded)
 
 
 def assert_same_as_tornado(body: bytes) -> None:

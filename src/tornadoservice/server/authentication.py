@@ -58,8 +58,9 @@ class AuthenticationSchemes(RequestHandler):
                 continue
             try:
                 result = authenticator()
-                # (a dict first: asyncio.iscoroutine is slow to say no to one)
-                if type(result) is not dict and asyncio.iscoroutine(result):
+                if type(result) is dict and "OK" not in result:
+                    return result  # the usual case: credentials, as the built-in schemes give
+                if asyncio.iscoroutine(result):
                     result = await result
             except AuthenticationError as exc:
                 reasons.append(f"{scheme}: {exc}")

@@ -22,6 +22,7 @@ with the control characters replaced on the bytes in one pass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from tornado import httputil
 
@@ -123,9 +124,27 @@ def _unquoted(body: bytes, start: int, stop: int) -> bytes:
     return b"".join(parts)
 
 
+SMALL_FORM = 64 * 1024
+"""A urlencoded body below this size is split with ``bytes`` methods and ``unquote_to_bytes``
+(about twice as fast); a larger one is decoded from slices of itself, holding less at once."""
+
+
 def parse_urlencoded(body: bytes, arguments: dict[str, list[bytes]]) -> None:
     """Add the fields of a urlencoded ``body`` to ``arguments`` as Tornado does (names as
     latin-1 text, values as bytes, blank values and empty names kept, empty fields skipped)."""
+    if len(body) < SMALL_FORM:
+        for field in body.split(b"&"):
+            if not field:
+                continue
+            name, _, value = field.partition(b"=")
+            if b"+" in field:
+                name, value = name.replace(b"+", b" "), value.replace(b"+", b" ")
+            if b"%" in name:
+                name = unquote_to_bytes(name)
+            if b"%" in value:
+                value = unquote_to_bytes(value)
+            arguments.setdefault(name.decode("latin1"), []).append(value)
+        return
     end = len(body)
     start = 0
     while start < end:

@@ -29,6 +29,8 @@ from tornado import httputil
 from tornado.util import ObjectDict
 from tornado.web import Application, RequestHandler, _UIModuleNamespace
 
+from tornadoservice.server.eager import EagerDelegate
+
 if TYPE_CHECKING:
     from tornado.web import _HandlerDelegate
 
@@ -117,6 +119,17 @@ class ServiceApplication(Application):
     def add_handlers(self, host_pattern: str, host_handlers: Any) -> None:
         self._exact = {}  # host-specific routes come first: Tornado's router decides again
         super().add_handlers(host_pattern, host_handlers)
+
+    def get_handler_delegate(
+        self,
+        request: httputil.HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes] | None = None,
+        path_kwargs: dict[str, bytes] | None = None,
+    ) -> _HandlerDelegate:
+        """Tornado's delegate, but starting a streaming handler at once (:mod:`.eager`)."""
+        return EagerDelegate(self, request, target_class, target_kwargs, path_args, path_kwargs)
 
     def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
         found = self._exact.get(request.path)
