@@ -202,6 +202,15 @@ class LineFormatter(logging.Formatter):
             return super().formatTime(record, datefmt)
         return self._clock.iso(record.created, record.msecs)
 
+    def line(self, levelname: str, name: str, message: str) -> str | None:
+        """The line :meth:`format` would make of a record of ``message`` logged now, made
+        without the record; ``None`` if this formatter does not use the default format."""
+        if self._fmt != LOG_FORMAT or self.datefmt is not None:
+            return None
+        now = time.time()
+        stamp = self._clock.iso(now, (now - int(now)) * 1000)
+        return escape_control(f"{stamp} {levelname} {name}[{_pid}]: {message}")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line (``--log-format json``), for journald, Loki or Elasticsearch.
@@ -283,6 +292,19 @@ class BatchingStreamHandler(logging.StreamHandler[Any]):
         elif self._flusher is None:
             self._start_flusher()
 
+    def emit_line(self, line: str) -> None:
+        """Add an already formatted line (below ``flush_level``): what :meth:`emit` does after
+        formatting, for a caller that made the line itself (:func:`sole_line_handler`)."""
+        self.acquire()
+        try:
+            self._pending.append(line)
+            if len(self._pending) >= self.max_lines:
+                self._write_pending()
+            elif self._flusher is None:
+                self._start_flusher()
+        finally:
+            self.release()
+
     def flush(self) -> None:
         self.acquire()
         try:
@@ -326,6 +348,36 @@ class BatchingStreamHandler(logging.StreamHandler[Any]):
 
 
 _BATCHING_HANDLERS: weakref.WeakSet[BatchingStreamHandler] = weakref.WeakSet()
+
+
+def sole_line_handler(
+    logger: logging.Logger, level: int
+) -> tuple[BatchingStreamHandler, LineFormatter] | None:
+    """The handler and formatter that alone would write a ``level`` record of ``logger``, when
+    that is the setup of ``tornadoservice serve`` (one :class:`BatchingStreamHandler` with a
+    :class:`LineFormatter` in the default format, no filters anywhere, ``level`` below the
+    handler's ``flush_level``); else ``None``. A caller may then make the line itself (a
+    frequent line, such as the access log, without a ``LogRecord``): the same line, written the
+    same way. Any other setup (a test's capture handler, a second handler, a filter, JSON) gets
+    ``None``, and the caller logs as usual. Checked on every call: the setup may change."""
+    found: BatchingStreamHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            if found is not None or type(handler) is not BatchingStreamHandler:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if found is None or found.filters or level < found.level or level >= found.flush_level:
+        return None
+    formatter = found.formatter
+    if type(formatter) is not LineFormatter:
+        return None
+    return found, formatter
 
 
 def _flush_before_fork() -> None:
