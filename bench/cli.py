@@ -68,7 +68,11 @@ def parser() -> argparse.ArgumentParser:
         type=_names(SUITES),
         default=list(SUITES),
         help="what to run: rpc (the request table), encoding (JEncode micro-benchmark), "
-        "transfer (1 GiB each way), scaling (serve --processes); default all of them",
+        "transfer (1 GiB each way), scaling (serve --processes), idle (ping latency with "
+        "thousands of idle TLS connections open); default all of them",
+    )
+    p.add_argument(
+        "--idle-connections", type=int, default=2000, help="idle connections of the idle suite"
     )
     p.add_argument("--transfer-mib", type=int, default=1024, help="size of the transfer file")
     p.add_argument(
@@ -80,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-SUITES = ("rpc", "encoding", "transfer", "scaling")
+SUITES = ("rpc", "encoding", "transfer", "scaling", "idle")
 
 
 def _default_worker_counts() -> list[int]:
@@ -112,6 +116,13 @@ def run_suites(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
         log(f"scaling: serve --processes {','.join(map(str, counts))}")
         extra["scaling"] = run_scaling(
             counts, repeat=repeat, duration=args.duration, warmup=args.warmup
+        )
+    if "idle" in args.suites:
+        from bench.idle import run_idle
+
+        log(f"idle: ping with {args.idle_connections} idle TLS connections open")
+        extra["idle"] = run_idle(
+            args.idle_connections, repeat, max(args.duration, 3.0), args.workdir
         )
     return extra
 

@@ -6,13 +6,18 @@ the server TLS context of tornadoservice (same CA directory with CRL checking, R
 allowed); the two baselines require the peer certificate, which stands in for authentication.
 
 * ``tornadoservice``: a :class:`~tornadoservice.TornadoService` with a sync ``add``, an async
-  ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``.
+  ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``, on the
+  default transport (asyncio + httptools).
+* ``tornadoservice-tornado``: the same service on Tornado's own transport
+  (``/Systems/Tornado/HTTPImplementation = tornado``).
+* ``tornadoservice-observed``: the same as ``tornadoservice``, with what production turns on:
+  Prometheus metrics (``/Systems/Tornado/Metrics/Port``, every request recorded) and the access
+  log as JSON lines.
 * ``tornado``: a bare ``RequestHandler`` doing the least equivalent work: parse the form,
   ``json.loads`` the args, ``json.dumps`` the result. No access log.
-* ``tornadoservice-observed``: the same, with what production turns on: Prometheus metrics
-  (``/Systems/Tornado/Metrics/Port``, every request recorded) and the access log as JSON lines.
-* ``tornadoservice-httptools``: the same service on the asyncio + httptools transport
-  (``/Systems/Tornado/HTTPImplementation = httptools``).
+* ``tornado-httptools``: the same bare handler and Tornado ``Application``, fed by
+  tornadoservice's asyncio + httptools transport instead of Tornado's: what the transport alone
+  changes.
 * ``fastapi``: the same endpoint in FastAPI on uvicorn (its default loop and HTTP parser). No
   access log.
 * ``limit``: an asyncio ``Protocol`` with ``httptools`` and no framework doing the baselines'
@@ -25,6 +30,7 @@ import argparse
 import asyncio
 import json
 import logging
+import resource
 import signal
 import socket
 import ssl
@@ -46,9 +52,10 @@ from tornadoservice.server.server import TornadoServer
 
 TARGETS = (
     "tornadoservice",
+    "tornadoservice-tornado",
     "tornadoservice-observed",
-    "tornadoservice-httptools",
     "tornado",
+    "tornado-httptools",
     "fastapi",
     "limit",
 )
@@ -102,7 +109,7 @@ def _listen() -> socket.socket:
 
 
 async def _serve_tornadoservice(
-    pki: BenchPKI, implementation: str = "tornado", *, observed: bool = False
+    pki: BenchPKI, implementation: str = "httptools", *, observed: bool = False
 ) -> None:
     config = ConfigTree.from_dict(service_config(pki))
     config.set_option("/Systems/Tornado/HTTPImplementation", implementation)
@@ -128,6 +135,25 @@ async def _serve_tornado(pki: BenchPKI) -> None:
     await run_until_signalled(server)
 
 
+async def _serve_tornado_httptools(pki: BenchPKI) -> None:
+    from tornadoservice.server.transport.listener import HttptoolsServer
+
+    sock = _listen()
+    server = HttptoolsServer(
+        Application([(f"/{SERVICE}", BareHandler)]),
+        ssl_options=_required_cert_context(pki),
+        max_body_size=100 * 1024 * 1024,
+    )
+    server.add_sockets([sock])
+    announce(sock.getsockname()[1])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.stop()
+
+
 async def _serve_limit(pki: BenchPKI) -> None:
     from bench.limit_server import serve
 
@@ -150,6 +176,12 @@ def _serve_fastapi(pki: BenchPKI) -> None:
     serve(f"/{SERVICE}", sock, _required_cert_context(pki))
 
 
+def _raise_descriptor_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.servers")
     parser.add_argument("target", choices=TARGETS)
@@ -160,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     # The logging of `tornadoservice serve` (batched lines, cached timestamps), into a file:
     # INFO for tornadoservice, so every request writes an access-log line.
     level = logging.INFO if options.target.startswith("tornadoservice") else logging.WARNING
+    _raise_descriptor_limit()  # the idle suite holds thousands of connections
     log_stream = open(options.log, "a", encoding="utf-8")  # noqa: SIM115 (open until exit)
     log_format = "json" if options.target == "tornadoservice-observed" else "text"
     configure_logging(level, stream=log_stream, log_format=log_format)
@@ -167,10 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve_tornadoservice(pki))
     elif options.target == "tornadoservice-observed":
         asyncio.run(_serve_tornadoservice(pki, observed=True))
-    elif options.target == "tornadoservice-httptools":
-        asyncio.run(_serve_tornadoservice(pki, "httptools"))
+    elif options.target == "tornadoservice-tornado":
+        asyncio.run(_serve_tornadoservice(pki, "tornado"))
     elif options.target == "limit":
         asyncio.run(_serve_limit(pki))
+    elif options.target == "tornado-httptools":
+        asyncio.run(_serve_tornado_httptools(pki))
     elif options.target == "tornado":
         asyncio.run(_serve_tornado(pki))
     else:

@@ -68,8 +68,10 @@ def test_quick_benchmark_writes_sane_numbers(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["tornadoservice-httptools", "tornadoservice-observed", "limit"])
-def test_the_httptools_and_limit_targets_answer_correctly(tmp_path: Path, target: str) -> None:
+@pytest.mark.parametrize(
+    "target", ["tornadoservice-tornado", "tornadoservice-observed", "tornado-httptools", "limit"]
+)
+def test_the_other_targets_answer_correctly(tmp_path: Path, target: str) -> None:
     """Each target serves echo over mutual TLS (the generator checks every first answer)."""
     pki = make_pki(tmp_path / "pki")
     settings = Settings(
@@ -83,3 +85,34 @@ def test_the_httptools_and_limit_targets_answer_correctly(tmp_path: Path, target
         )  # fmt: skip
     assert result["errors"] == 0, result["error_samples"]
     assert result["requests"] > 10
+
+
+def test_the_verdict_judges_each_named_case_and_only_those() -> None:
+    from bench.report import TARGETS, Target, verdict
+
+    goal = Target("tornado", "bare Tornado", ("echo", "add"), (16, 64), 1.5, 1.0)
+    rows = [
+        {"method": "echo", "concurrency": 16, "rps_ratio": 1.6, "p99_ratio": 0.9},
+        {"method": "echo", "concurrency": 64, "rps_ratio": 1.5, "p99_ratio": 1.0},
+        {"method": "echo", "concurrency": 1, "rps_ratio": 0.5, "p99_ratio": 9.0},  # not named
+        {"method": "whoami", "concurrency": 16, "rps_ratio": 0.1, "p99_ratio": 9.0},  # not named
+    ]
+    lines, met = verdict(rows, goal)
+    assert met is True and len(lines) == 2
+    lines, met = verdict([*rows, {**rows[0], "method": "add", "p99_ratio": 1.01}], goal)
+    assert met is False
+    assert lines[-1] == (
+        "- add at c=16: req/s 1.60x (met, target ≥ 1.5), p99 1.01x (NOT met, target ≤ 1.0)"
+    )
+    no_p99 = Target("fastapi", "FastAPI", ("echo",), (16,), 1.3)
+    lines, met = verdict([{**rows[0], "rps_ratio": 1.29}], no_p99)
+    assert met is False and lines == ["- echo at c=16: req/s 1.29x (NOT met, target ≥ 1.3)"]
+    assert verdict(rows, Target("x", "x", ("async",), (16,), 1.0)) == ([], None)
+    # The issue's targets: 1.5x bare Tornado with its p99, 1.3x FastAPI, c=1 not below bare
+    # Tornado, a quarter of the limit for echo.
+    assert [(t.other, t.levels, t.min_rps_ratio, t.max_p99_ratio) for t in TARGETS] == [
+        ("tornado", (16, 64), 1.5, 1.0),
+        ("fastapi", (16, 64), 1.3, None),
+        ("tornado", (1,), 1.0, None),
+        ("limit", (16, 64), 0.25, None),
+    ]
