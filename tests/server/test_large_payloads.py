@@ -109,6 +109,13 @@ def test_looks_large_counts_text_and_gives_up_on_many_values() -> None:
     assert looks_large({str(n): n for n in range(LOOK_AT_MOST)})
     assert not looks_large([[n] for n in range(LOOK_AT_MOST // 4)])
     assert looks_large([[n, n, n] for n in range(LOOK_AT_MOST // 4)])  # nested: counted as it goes
+    # A flat result (the usual S_OK), counted without the walk: the same answers.
+    assert not looks_large({"OK": True, "Value": "a" * 1000})
+    assert looks_large({"OK": True, "Value": "a" * OFF_LOOP_BYTES})
+    assert looks_large({"OK": True, "Value": b"b" * OFF_LOOP_BYTES})
+    assert not looks_large({"OK": False, "Message": "no", "Errno": 5, "x": None, "y": 1.5})
+    assert looks_large({"OK": True, "Value": "a" * 100}, threshold=100)
+    assert looks_large({"k" * OFF_LOOP_BYTES: 1})  # a long key counts too
 
 
 TRICKY_FORMS = [

@@ -59,6 +59,20 @@ def looks_large(value: object, threshold: int = OFF_LOOP_BYTES) -> bool:
     other values a few bytes each; a result with more than :data:`LOOK_AT_MOST` values is taken
     as large (encoding it aside costs one thread hop, encoding it here could pause the loop).
     """
+    if type(value) is dict and len(value) <= 8:
+        # The usual result, S_OK of a short text or a number: its few values counted here.
+        counted = 0
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str or kind is bytes:
+                counted += len(item) + 2
+            elif item is None or kind is bool or kind is int or kind is float:
+                counted += 8
+            else:
+                break  # a nested value: the walk below
+            counted += len(key) + 4 if type(key) is str else 8
+        else:
+            return counted >= threshold
     pending = [value]
     total = seen = 0
     while pending:

@@ -345,7 +345,9 @@ class HTTPProtocol:
             self.server.max_body_size if self.server.decompress else None,
         )
         connection.delegate = delegate
-        if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
+        if (
+            "Content-Length" in headers and headers["Content-Length"] != "0"
+        ) or "Transfer-Encoding" in headers:
             timeout = self.server.body_timeout
             if timeout is not None:
                 self.set_body_deadline(timeout)
@@ -357,13 +359,15 @@ class HTTPProtocol:
         connection = self._current
         if connection is None or connection.finished:
             return
-        declared = connection.request_headers.get("Content-Length")
+        headers = connection.request_headers  # (looked up with `in` first: a miss is cheaper)
+        declared = headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > connection.max_body_size:
             self._too_large(connection)
             return
         if (
-            connection.start_line.version == "HTTP/1.1"
-            and connection.request_headers.get("Expect", "").lower() == "100-continue"
+            "Expect" in headers
+            and connection.start_line.version == "HTTP/1.1"
+            and headers["Expect"].lower() == "100-continue"
             and not connection.headers_written
         ):
             self.send(b"HTTP/1.1 100 (Continue)\r\n\r\n")
