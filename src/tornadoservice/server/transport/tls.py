@@ -28,7 +28,9 @@ from tornadoservice.server.metrics import count_tls_failure
 log = logging.getLogger("tornadoservice.server")
 
 READ_SIZE = 256 * 1024
-"""Plaintext bytes taken from OpenSSL per read."""
+"""Plaintext bytes taken from OpenSSL per read (one record, 16 KiB at most, comes back)."""
+DELIVER_AT_MOST = 256 * 1024
+"""Plaintext joined before it is handed to the HTTP layer (about one socket read's worth)."""
 
 
 class TLSLayer(asyncio.Protocol):
@@ -128,27 +130,43 @@ class TLSLayer(asyncio.Protocol):
             self.raw.abort()
 
     def _read(self) -> None:
+        # OpenSSL gives at most one TLS record (16 KiB) per read: the records of one socket read
+        # are joined and handed on together, so a large body crosses the HTTP layer a few times
+        # per socket read instead of once per record.
         read = self.sslobj.read
-        app = self.app
+        pending = self.sslobj.pending
         incoming = self._incoming
         while not self._closing:
-            try:
-                data = read(READ_SIZE)
-            except ssl.SSLWantReadError:
+            pieces: list[bytes] = []
+            size = 0
+            ended: BaseException | None = None
+            while size < DELIVER_AT_MOST:
+                try:
+                    data = read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLError as exc:  # SSLZeroReturnError: the client's close_notify
+                    ended = exc
+                    break
+                if not data:
+                    ended = ssl.SSLZeroReturnError()
+                    break
+                pieces.append(data)
+                size += len(data)
+                if not incoming.pending and not pending():
+                    break  # all read: another read would only raise SSLWantReadError (slow)
+            if pieces:
+                self.app.data_received(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            if ended is not None:
+                if isinstance(ended, ssl.SSLZeroReturnError):
+                    self.close()
+                else:
+                    log.debug("TLS error from %s: %s", _host(self.peername), ended)
+                    self.abort()
+                    return
                 break
-            except ssl.SSLZeroReturnError:
-                self.close()  # the client's close_notify
+            if size < DELIVER_AT_MOST:
                 break
-            except ssl.SSLError as exc:
-                log.debug("TLS error from %s: %s", _host(self.peername), exc)
-                self.abort()
-                return
-            if not data:
-                self.close()
-                break
-            app.data_received(data)
-            if not incoming.pending and not self.sslobj.pending():
-                break  # all read: another read would only raise SSLWantReadError (slow)
         if self._outgoing.pending:
             self._flush()  # post-handshake messages (session tickets, key updates)
 
