@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the load-generator and client processes import this: stdlib only
     from tornado.httpserver import HTTPServer
 
+    from tornadoservice.server.transport.listener import HttptoolsServer
+
 
 def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL if it has not exited within 15 s."""
@@ -57,12 +59,17 @@ def announce(port: int) -> None:
     sys.stdout.flush()
 
 
-async def run_until_signalled(server: HTTPServer) -> None:
-    """Serve until SIGINT or SIGTERM, then close every connection."""
+async def wait_for_signal() -> None:
+    """Return once SIGINT or SIGTERM arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+
+
+async def run_until_signalled(server: HTTPServer | HttptoolsServer) -> None:
+    """Serve until SIGINT or SIGTERM, then close every connection."""
+    await wait_for_signal()
     server.stop()
     await server.close_all_connections()

@@ -31,7 +31,6 @@ import asyncio
 import json
 import logging
 import resource
-import signal
 import socket
 import ssl
 from pathlib import Path
@@ -43,7 +42,7 @@ from tornado.web import Application, HTTPError, RequestHandler
 
 from bench.baseline import answer
 from bench.pki import BenchPKI, service_config
-from bench.procs import announce, run_until_signalled
+from bench.procs import announce, run_until_signalled, wait_for_signal
 from tornadoservice import S_OK, TornadoService, authentication, authorization
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.log import configure_logging
@@ -146,12 +145,7 @@ async def _serve_tornado_httptools(pki: BenchPKI) -> None:
     )
     server.add_sockets([sock])
     announce(sock.getsockname()[1])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.stop()
+    await run_until_signalled(server)
 
 
 async def _serve_limit(pki: BenchPKI) -> None:
@@ -160,11 +154,7 @@ async def _serve_limit(pki: BenchPKI) -> None:
     sock = _listen()
     server = await serve(sock, _required_cert_context(pki))
     announce(sock.getsockname()[1])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await wait_for_signal()
     server.close()
 
 

@@ -47,6 +47,8 @@ class EagerDelegate(_HandlerDelegate):
         )
         transforms = [transform(self.request) for transform in self.application.transforms]
         prepared: asyncio.Future[None] = asyncio.Future()
+        # Tornado declares the attribute as None (set in __init__) and assigns it a Future in
+        # its own execute the same way.
         handler._prepared_future = prepared  # type: ignore[assignment]
         start_eagerly(handler._execute(transforms, *self.path_args, **self.path_kwargs))
         return prepared

@@ -67,6 +67,8 @@ class LeanHandler(RequestHandler):
         self._prepared_future = None
         self.clear()
         assert request.connection is not None
+        # Not part of the HTTPConnection interface, though every connection has it (Tornado's
+        # own __init__ makes the same call with the same ignore).
         request.connection.set_close_callback(self.on_connection_close)  # type: ignore[attr-defined]
         self.initialize(**kwargs)
 

@@ -82,7 +82,7 @@ def test_a_repeated_field_is_appended_as_tornado_does() -> None:
         loop = None
 
     protocol = HTTPProtocol.__new__(HTTPProtocol)
-    protocol.server = _Server()  # type: ignore[assignment]
+    protocol.server = _Server()  # type: ignore[assignment]  # only the limit is read
     protocol._headers = HTTPHeaders()
     protocol._head_size = 0
     protocol.on_header(b"X-Thing", b"one ")
