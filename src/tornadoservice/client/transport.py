@@ -94,18 +94,28 @@ class DeadlineSSLSocket(ssl.SSLSocket):
         finally:
             self.settimeout(saved)
 
+    # Without a deadline (a transfer, which has an inactivity timeout instead) each operation
+    # goes straight to SSLSocket's: a download calls recv_into once per 16 KiB TLS record.
     def do_handshake(self, block: bool = False) -> None:
-        self._bounded(lambda: super(DeadlineSSLSocket, self).do_handshake(block))
+        if _calls.deadline is None:
+            return super().do_handshake(block)
+        return self._bounded(lambda: super(DeadlineSSLSocket, self).do_handshake(block))
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        if _calls.deadline is None:
+            return super().recv(buflen, flags)
         return self._bounded(lambda: super(DeadlineSSLSocket, self).recv(buflen, flags))
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        if _calls.deadline is None:
+            return super().recv_into(buffer, nbytes, flags)
         return self._bounded(
             lambda: super(DeadlineSSLSocket, self).recv_into(buffer, nbytes, flags)
         )
 
     def send(self, data: Any, flags: int = 0) -> int:
+        if _calls.deadline is None:
+            return super().send(data, flags)
         return self._bounded(lambda: super(DeadlineSSLSocket, self).send(data, flags))
 
 

@@ -50,6 +50,15 @@ class BoundedOutput(RequestHandler):
     _outcome: str
     _rpc_method: str | None
 
+    _ahead: asyncio.Future[Any] | None = None
+    """The read of the next chunk of a streamed answer, while one runs."""
+
+    def on_connection_close(self) -> None:
+        ahead = self._ahead
+        if isinstance(ahead, asyncio.Task):
+            ahead.cancel()  # an async source waiting for more: nobody will take it now
+        super().on_connection_close()
+
     def _release_buffers(self) -> None:
         if self._held:
             self._runtime.state.buffers.give(self._held)
@@ -60,11 +69,22 @@ class BoundedOutput(RequestHandler):
         size, next_chunk = chunk_reader(source, self._runtime.state.executor)
         if size is not None:
             self.set_header("Content-Length", str(size))
+        # The next chunk is read while the last one drains: the socket does not wait for the
+        # read (a worker thread's hop and a 1 MiB copy) between chunks.
+        ahead: asyncio.Future[Any] | None = asyncio.ensure_future(next_chunk())
+        self._ahead = ahead
         try:
-            while True:
-                chunk = await next_chunk()
+            while ahead is not None:
+                try:
+                    chunk = await ahead
+                except asyncio.CancelledError:
+                    if _cancelled_here():
+                        raise
+                    raise StreamClosedError from None  # on_connection_close stopped the read
+                ahead = self._ahead = None
                 if not chunk:
                     break
+                ahead = self._ahead = asyncio.ensure_future(next_chunk())
                 self.write(chunk.encode() if isinstance(chunk, str) else chunk)
                 flushed = self.flush()
                 if not flushed.done():
@@ -82,7 +102,12 @@ class BoundedOutput(RequestHandler):
             self._outcome = "STREAM-ERROR"
             self._close_connection()
         finally:
-            await close_source(source)
+            try:
+                if ahead is not None:  # the source is closed once nothing reads it any more
+                    await _settled(ahead)
+            finally:
+                self._ahead = None
+                await close_source(source)
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
         """Tornado's ``finish``; the answer must keep leaving (write timeout), and the body's
@@ -159,6 +184,22 @@ def chunk_reader(
         aiter = cast(AsyncIterator[bytes], source.__aiter__())
         return None, lambda: anext(aiter, b"")
     return None, lambda: executor.call(next, source, b"")
+
+
+def _cancelled_here() -> bool:
+    """Whether the running task itself is being cancelled (not only what it awaited)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Wait until a read that is no longer wanted has ended, whatever its outcome: a worker
+    thread's read runs to its end, an async source's is cancelled where it waits."""
+    if isinstance(future, asyncio.Task):
+        future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()  # retrieved: its failure no longer matters
 
 
 async def close_source(source: Any) -> None:
