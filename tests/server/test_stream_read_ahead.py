@@ -118,7 +118,9 @@ def probe() -> Iterator[Probe]:
 
 
 def _open(session: requests.Session, server: LiveServer, data: dict[str, str]) -> Any:
-    return session.post(server.url(DUMMY), data={**data, "rawContent": "1"}, timeout=30, stream=True)
+    return session.post(
+        server.url(DUMMY), data={**data, "rawContent": "1"}, timeout=30, stream=True
+    )
 
 
 def test_the_next_chunk_is_read_while_the_last_waits_for_the_client(
