@@ -53,7 +53,10 @@ CHUNK = MIB
 BASELINE_READ = 256 * 1024
 """``iter_content`` chunk of the baseline client: the fastest of 64 KiB, 256 KiB and 1 MiB here
 (1 MiB reads cost urllib3 a 1 MiB buffer each and ran at half speed in about half the runs)."""
-TARGET_RATIO = 0.8
+TARGET_RATIO = 1.0
+"""tornadoservice must move at least the bare Tornado handler's MiB/s, doing the same work."""
+RSS_GROWTH_LIMIT_MIB = 64
+"""Peak RSS over a transfer may exceed the RSS before it by less than this (either process)."""
 SERVICE = "Framework/Files"
 SOURCE_NAME = "testfile.bin"
 FRAMEWORK, BASELINE = "tornadoservice", "tornado"
@@ -411,6 +414,25 @@ def ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def rss_growth(runs: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """The most MiB each tornadoservice process grew by over one transfer (peak minus RSS just
+    before, worst repetition), per case and side."""
+    growth: dict[str, float] = {}
+    for case in CASES:
+        if case.target != FRAMEWORK:
+            continue
+        good = [rep for rep in runs.get(case.key, []) if rep.get("ok") and rep.get("sha256_ok")]
+        for side in ("server", "client"):
+            values = [
+                rep[f"{side}_peak_rss_mib"] - rep[f"{side}_rss_before_mib"]
+                for rep in good
+                if f"{side}_peak_rss_mib" in rep and f"{side}_rss_before_mib" in rep
+            ]
+            if values:
+                growth[f"{case.key.split('/', 1)[1]} {side}"] = max(values)
+    return growth
+
+
 def run_transfer(
     size_mib: int = 1024,
     repeat: int = 3,
@@ -521,7 +543,8 @@ def render_transfer(result: dict[str, Any]) -> str:
         f"({pinning}); the client warms its connection up (`ping`) before the timed transfer.",
         "- **tornadoservice**: a `TornadoService` (`Framework/Files`, authenticated callers): "
         "`streamToClient(fileId)` returns the open file (the framework sends it in 1 MiB "
-        "chunks with `Content-Length`), `streamFromClient(fileId, token, size, stream)` copies "
+        "chunks with `Content-Length`, reading the next in a worker thread while the last one "
+        "drains), `streamFromClient(fileId, token, size, stream)` copies "
         "`stream` to a file (`shutil.copyfileobj`, 1 MiB reads); access log at INFO to a file. "
         f"Client: `TornadoClient` (its downloads read {settings['client_read'] // 1024} KiB "
         "chunks); `receiveFile(path)` writes a temporary file, fsyncs it and renames it into "
@@ -595,6 +618,18 @@ def render_transfer(result: dict[str, Any]) -> str:
             f"{every})"
         )
     out.append("")
+    growth = rss_growth(result["runs"])
+    if growth:
+        worst = max(growth.values())
+        out.append(
+            f"Peak RSS growth of tornadoservice's processes over a transfer (peak minus RSS "
+            f"just before, worst repetition): at most {worst:.0f} MiB "
+            + ("(below" if worst < RSS_GROWTH_LIMIT_MIB else "(**not** below")
+            + f" the {RSS_GROWTH_LIMIT_MIB} MiB limit): "
+            + "; ".join(f"{name} {value:.0f}" for name, value in growth.items())
+            + "."
+        )
+        out.append("")
     if len(result["ratios"]) < len(JUDGED):
         out.append("**Not judged:** some transfers failed (see the checks column).")
     elif all(ratio["met"] for ratio in result["ratios"].values()):

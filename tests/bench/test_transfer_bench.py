@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 from bench.runner import ROOT
-from bench.transfer import CASES, JUDGED, MIB, TARGET_RATIO, ratios, render_transfer, summarize
+from bench.transfer import (
+    CASES,
+    JUDGED,
+    MIB,
+    RSS_GROWTH_LIMIT_MIB,
+    TARGET_RATIO,
+    ratios,
+    render_transfer,
+    rss_growth,
+    summarize,
+)
 
 SIZE_MIB = 8
 
@@ -118,3 +128,18 @@ def test_a_failed_transfer_is_reported_not_judged() -> None:
         "| tornado | upload | PUT from an open file | - | - | - | - | **1 of 1 FAILED** |" in report
     )
     assert "**Not judged:** some transfers failed" in report
+
+
+def test_rss_growth_is_the_worst_repetition_and_judged_against_the_limit() -> None:
+    runs = {case.key: [_rep(100.0) for _ in range(3)] for case in CASES}
+    runs["tornadoservice/upload"][1]["server_peak_rss_mib"] = 50.0 + 70.0  # grew by 70 MiB once
+    growth = rss_growth(runs)
+    assert growth["upload server"] == pytest.approx(70.0)
+    assert growth["download client"] == pytest.approx(2.0)
+    assert not any(name.startswith("tornado/") for name in growth)
+    report = render_transfer(_result(runs))
+    assert f"at most 70 MiB (**not** below the {RSS_GROWTH_LIMIT_MIB} MiB limit)" in report
+    runs["tornadoservice/upload"][1]["server_peak_rss_mib"] = 55.0
+    assert f"at most 5 MiB (below the {RSS_GROWTH_LIMIT_MIB} MiB limit)" in render_transfer(
+        _result(runs)
+    )
