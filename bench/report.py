@@ -167,7 +167,9 @@ def render(results: Results, command: str) -> str:
         "access log at its default level (INFO) **to a file** (one line per request, "
         f"`{Path(results.server_log).name}` in the run's work directory, a temporary one "
         "removed afterwards unless `--workdir` is given), with the logging setup of "
-        "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once).",
+        "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once) "
+        "and, as it does, the start-up heap frozen out of the garbage collector's walks "
+        "(`gc.freeze`) once the server listens.",
         "- **tornadoservice-observed**: the same service with Prometheus metrics on (every "
         "request recorded, gauges sampled each second; never scraped during the run) and the "
         "access log written as JSON lines: its ratio to tornadoservice is their cost.",

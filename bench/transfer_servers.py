@@ -151,6 +151,7 @@ async def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
         port=0,
         host="127.0.0.1",
         drain_timeout=5.0,
+        freeze_heap=True,  # as `tornadoservice serve` does
     )
     await server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
 

@@ -58,7 +58,12 @@ def run_server(
             config = ConfigTree.load(demo.config)
         files = configs if configs else (demo.config,) if demo is not None else ()
         server = TornadoServer(
-            config, port=port, host=host, config_files=files, drain_timeout=drain_timeout
+            config,
+            port=port,
+            host=host,
+            config_files=files,
+            drain_timeout=drain_timeout,
+            freeze_heap=True,  # this process is the server's own
         )
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc

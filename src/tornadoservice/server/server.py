@@ -41,7 +41,7 @@ from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
-from tornadoservice.server import sdnotify
+from tornadoservice.server import heap, sdnotify
 from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
@@ -208,8 +208,12 @@ class TornadoServer:
         host: str | None = None,
         drain_timeout: float | None = None,
         config_files: Sequence[Path] = (),
+        freeze_heap: bool = False,
     ) -> None:
         self.config = config
+        self.freeze_heap = freeze_heap
+        """The process is this server's own: once it listens, what it made so far is frozen
+        out of the cyclic garbage collector's walks (:mod:`~tornadoservice.server.heap`)."""
         self.config_files = tuple(config_files)
         """Files that :meth:`reload_config` re-reads on SIGHUP (none if made in code)."""
         self._port_override = port
@@ -441,6 +445,8 @@ class TornadoServer:
         for runtime, methods in tables:
             runtime.methods = methods
         set_active(config, derived.registry, owner=self)
+        if self.freeze_heap:
+            heap.refreeze()
         log.info("configuration reloaded from %s", ", ".join(map(str, self.config_files)))
         return True
 
@@ -527,6 +533,8 @@ class TornadoServer:
     ) -> None:
         """Listen, call ``ready``, run until SIGINT or SIGTERM, then stop gracefully."""
         self.listen(sockets_by_port)
+        if self.freeze_heap:
+            heap.freeze()
         self._start_reload_timer()
         sdnotify.ready(self._status())  # Type=notify: systemctl start returns now
         if ready is not None:
