@@ -169,7 +169,9 @@ def render(results: Results, command: str) -> str:
         "removed afterwards unless `--workdir` is given), with the logging setup of "
         "`tornadoservice serve` (lines written in batches, at most 0.5 s late; warnings at once) "
         "and, as it does, the start-up heap frozen out of the garbage collector's walks "
-        "(`gc.freeze`) once the server listens.",
+        "(`gc.freeze`) once the server listens, on the event loop `serve` makes, which polls "
+        "up to 100 µs for the next event before it sleeps (`IdleSpinMicroseconds`; the "
+        "baselines run their stock loops).",
         "- **tornadoservice-observed**: the same service with Prometheus metrics on (every "
         "request recorded, gauges sampled each second; never scraped during the run) and the "
         "access log written as JSON lines: its ratio to tornadoservice is their cost.",

@@ -7,7 +7,8 @@ allowed); the two baselines require the peer certificate, which stands in for au
 
 * ``tornadoservice``: a :class:`~tornadoservice.TornadoService` with a sync ``add``, an async
   ``asyncAdd`` and the built-in ``echo``/``whoami``, access log at INFO into ``--log``, on the
-  default transport (asyncio + httptools).
+  default transport (asyncio + httptools) and the event loop ``serve`` makes (it polls briefly
+  before sleeping: :mod:`tornadoservice.server.idlespin`).
 * ``tornadoservice-tornado``: the same service on Tornado's own transport
   (``/Systems/Tornado/HTTPImplementation = tornado``).
 * ``tornadoservice-observed``: the same as ``tornadoservice``, with what production turns on:
@@ -47,6 +48,7 @@ from tornadoservice import S_OK, TornadoService, authentication, authorization
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
+from tornadoservice.server import idlespin
 from tornadoservice.server.server import TornadoServer
 
 TARGETS = (
@@ -107,7 +109,7 @@ def _listen() -> socket.socket:
     return sock
 
 
-async def _serve_tornadoservice(
+def _serve_tornadoservice(
     pki: BenchPKI, implementation: str = "httptools", *, observed: bool = False
 ) -> None:
     config = ConfigTree.from_dict(service_config(pki))
@@ -122,7 +124,9 @@ async def _serve_tornadoservice(
         drain_timeout=5.0,
         freeze_heap=True,  # as `tornadoservice serve` does
     )
-    await server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
+    # On the loop `serve` makes (it polls briefly before sleeping: server/idlespin.py).
+    ready = lambda: announce(next(iter(server.ports.values())))  # noqa: E731
+    idlespin.run(server.serve_forever(ready=ready), server.idle_spin)
 
 
 async def _serve_tornado(pki: BenchPKI) -> None:
@@ -188,11 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     log_format = "json" if options.target == "tornadoservice-observed" else "text"
     configure_logging(level, stream=log_stream, log_format=log_format)
     if options.target == "tornadoservice":
-        asyncio.run(_serve_tornadoservice(pki))
+        _serve_tornadoservice(pki)
     elif options.target == "tornadoservice-observed":
-        asyncio.run(_serve_tornadoservice(pki, observed=True))
+        _serve_tornadoservice(pki, observed=True)
     elif options.target == "tornadoservice-tornado":
-        asyncio.run(_serve_tornadoservice(pki, "tornado"))
+        _serve_tornadoservice(pki, "tornado")
     elif options.target == "limit":
         asyncio.run(_serve_limit(pki))
     elif options.target == "tornado-httptools":

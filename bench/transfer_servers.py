@@ -39,6 +39,7 @@ from tornadoservice import S_ERROR, S_OK, TornadoService
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.core.log import configure_logging
 from tornadoservice.identity.tls import server_ssl_context
+from tornadoservice.server import idlespin
 from tornadoservice.server.server import TornadoServer
 
 TARGETS = ("tornadoservice", "tornado")
@@ -140,7 +141,7 @@ class Ping(RequestHandler):
         self.finish("pong")
 
 
-async def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
+def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
     config = service_config(pki)
     config["Systems"]["Framework"]["Services"] = {
         "Files": {"Protocol": "https", "DataDir": str(data)}
@@ -153,7 +154,8 @@ async def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
         drain_timeout=5.0,
         freeze_heap=True,  # as `tornadoservice serve` does
     )
-    await server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
+    ready = lambda: announce(next(iter(server.ports.values())))  # noqa: E731
+    idlespin.run(server.serve_forever(ready=ready), server.idle_spin)  # serve's loop
 
 
 async def _serve_tornado(pki: BenchPKI, data: Path) -> None:
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level, stream=open(log_file, "a", encoding="utf-8"))  # noqa: SIM115
     pki = BenchPKI(options.pki)
     if options.target == "tornadoservice":
-        asyncio.run(_serve_tornadoservice(pki, data))
+        _serve_tornadoservice(pki, data)
     else:
         asyncio.run(_serve_tornado(pki, data))
     return 0

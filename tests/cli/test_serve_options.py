@@ -37,6 +37,8 @@ def site_with(tmp_path: Path, cli_pki: CliPKI, option: str, value: str) -> Path:
         ("HandshakeTimeout", "-1", "must be more than 0 seconds"),
         ("WriteTimeout", "1m", "not a number of seconds"),
         ("CAReloadInterval", "-5", "must be 0 or more seconds"),
+        ("IdleSpinMicroseconds", "-1", "must be from 0 to 10000"),
+        ("IdleSpinMicroseconds", "fast", "not a whole number"),
         ("ListenAddress", "nonsense..host", "not an IP address or a host name"),
     ],
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ from tornadoservice.config.options import check_host
 from tornadoservice.config.tree import ConfigError, ConfigTree
 from tornadoservice.identity.devpki import DevPKIError
 from tornadoservice.identity.tls import TLSConfigError, server_ssl_context
+from tornadoservice.server import idlespin
 from tornadoservice.server.demo_state import DEMO_HOST, DEMO_SERVICE, DemoFiles, ensure_demo
 from tornadoservice.server.metrics import (
     ExpiryCollector,
@@ -73,7 +73,7 @@ def run_server(
         _serve_with_workers(server, demo, worker_count(processes))
         return
     try:
-        asyncio.run(_serve(server, demo))
+        idlespin.run(_serve(server, demo), server.idle_spin)
     except _STARTUP_ERRORS as exc:
         raise CLIError(str(exc)) from exc
 

@@ -41,7 +41,7 @@ from tornadoservice.identity.forwarded import parse_trusted_proxies
 from tornadoservice.identity.tls import reload_server_context, server_ssl_context
 from tornadoservice.identity.tokens import TokenConfigError, TokenVerifier
 from tornadoservice.identity.voms import VomsError, VomsTrust
-from tornadoservice.server import heap, sdnotify
+from tornadoservice.server import heap, idlespin, sdnotify
 from tornadoservice.server.accept import add_sockets
 from tornadoservice.server.app import ServiceSpec, build_application, services_from_config
 from tornadoservice.server.handler import TornadoService
@@ -227,6 +227,8 @@ class TornadoServer:
             _drain_timeout(config) if drain_timeout is None else _checked_drain(drain_timeout)
         )
         """Seconds SIGTERM waits for in-flight calls (``/Systems/Tornado/DrainTimeout``)."""
+        self.idle_spin = idlespin.idle_spin(config)
+        """Seconds the server's own loop polls before it sleeps (:mod:`.idlespin`)."""
         self.specs = services_from_config(config, handlers)
         if not self.specs:
             raise ServerStartError("the configuration defines no service with Protocol = https")
@@ -555,6 +557,6 @@ class TornadoServer:
 
     def run(self) -> None:
         """Blocking: serve until a signal asks to stop."""
-        asyncio.run(self.serve_forever())
+        idlespin.run(self.serve_forever(), self.idle_spin)
 
     startTornado = run

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from tornadoservice.server import metrics, sdnotify
+from tornadoservice.server import idlespin, metrics, sdnotify
 from tornadoservice.server.server import ServerStartError, TornadoServer
 
 log = logging.getLogger("tornadoservice.workers")
@@ -93,7 +93,7 @@ class Supervisor:
             os._exit(0)
         code = 0
         try:
-            asyncio.run(self._serve(supervisor))
+            idlespin.run(self._serve(supervisor), self.server.idle_spin)
         except ServerStartError as exc:
             # InitializeAtStart failed, say: every worker would fail alike, do not restart.
             log.error("worker %d cannot start: %s", number, exc)
