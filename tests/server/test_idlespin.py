@@ -19,6 +19,7 @@ from tornadoservice.config.options import OptionError
 from tornadoservice.config.tree import ConfigTree
 from tornadoservice.server import idlespin
 from tornadoservice.server.idlespin import SpinningSelector
+from tornadoservice.server.pool import WorkerPool
 
 
 class _Recorder(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
@@ -115,6 +116,31 @@ def test_a_poll_without_waiting_never_spins(pair: tuple[socket.socket, socket.so
     selector = _woken(5.0, pair)
     assert selector.select(0) == []
     assert selector.calls == [0]
+
+
+def test_no_spin_while_a_worker_thread_runs(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Polling holds the GIL, which a sync method or a transfer's file I/O in a pool needs."""
+    pool = WorkerPool(1)
+    release = threading.Event()
+    job = pool.submit(release.wait, 10)
+    try:
+        selector = _woken(5.0, pair)
+        assert pool.busy() == 1
+        assert selector.select(0.01) == []
+        assert selector.calls == [0.01]
+    finally:
+        release.set()
+        job.result(10)
+        pool.shutdown()
+    deadline = time.monotonic() + 10
+    while pool.busy() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pair[1].send(b"z")  # woken by a socket again, with the pool idle: it polls first
+    selector.select(None)
+    pair[0].recv(1)
+    selector.calls.clear()
+    assert selector.select(0.01) == []
+    assert 0 in selector.calls
 
 
 def _config(value: str | None) -> ConfigTree:

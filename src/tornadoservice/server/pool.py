@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "any_busy"]
 
 _T = TypeVar("_T")
 
@@ -71,6 +71,11 @@ class _LoopInbox:
 
 
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+def any_busy() -> bool:
+    """A worker of some pool of this process runs a job now (or is about to take one)."""
+    return any(pool.busy() > 0 for pool in list(_POOLS))
 
 
 def _reset_pools_after_fork() -> None:
