@@ -46,7 +46,7 @@ RETRY_AFTER_SECONDS = 2
 """What a 503 (queue or buffer budget full) tells the client to wait before trying again."""
 
 _TEXT = (str, bytes, bytearray)
-_CONTAINERS = (dict, list, tuple, set, frozenset)
+_SEQUENCES = (list, tuple, set, frozenset)
 
 LOOK_AT_MOST = 1024
 """Values :func:`looks_large` looks at before it calls a result large without counting it all."""
@@ -58,37 +58,41 @@ def looks_large(value: object, threshold: int = OFF_LOOP_BYTES) -> bool:
     A cheap estimate, made on the IOLoop before encoding: strings and bytes count their length,
     other values a few bytes each; a result with more than :data:`LOOK_AT_MOST` values is taken
     as large (encoding it aside costs one thread hop, encoding it here could pause the loop).
+    The members of a container that are plain text or numbers are counted where they stand;
+    only nested containers (and other objects) wait their turn on the stack.
     """
-    if type(value) is dict and len(value) <= 8:
-        # The usual result, S_OK of a short text or a number: its few values counted here.
-        counted = 0
-        for key, item in value.items():
-            kind = type(item)
-            if kind is str or kind is bytes:
-                counted += len(item) + 2
-            elif item is None or kind is bool or kind is int or kind is float:
-                counted += 8
-            else:
-                break  # a nested value: the walk below
-            counted += len(key) + 4 if type(key) is str else 8
-        else:
-            return counted >= threshold
     pending = [value]
-    total = seen = 0
+    total = looked = 0
     while pending:
         item = pending.pop()
-        seen += 1
-        if isinstance(item, _TEXT):
-            total += len(item) + 2
-        elif isinstance(item, _CONTAINERS):
-            # Sized before it is looked into, so a huge container is not copied here.
-            if seen + len(pending) + 2 * len(item) > LOOK_AT_MOST:
+        if isinstance(item, dict):
+            # Sized before it is looked into, so a huge container is not walked here.
+            looked += 2 * len(item) + 1
+            if looked > LOOK_AT_MOST:
                 return True
-            if isinstance(item, dict):
-                pending.extend(item.keys())
-                pending.extend(item.values())
-            else:
-                pending.extend(item)
+            for key, member in item.items():
+                total += len(key) + 4 if type(key) is str else 8
+                kind = type(member)
+                if kind is str or kind is bytes:
+                    total += len(member) + 2
+                elif kind is int or kind is bool or kind is float or member is None:
+                    total += 8
+                else:
+                    pending.append(member)
+        elif isinstance(item, _SEQUENCES):
+            looked += len(item) + 1
+            if looked > LOOK_AT_MOST:
+                return True
+            for member in item:
+                kind = type(member)
+                if kind is str or kind is bytes:
+                    total += len(member) + 2
+                elif kind is int or kind is bool or kind is float or member is None:
+                    total += 8
+                else:
+                    pending.append(member)
+        elif isinstance(item, _TEXT):
+            total += len(item) + 2
         else:
             total += 8
         if total >= threshold:
