@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tornadoservice.server.pool import WorkerPool
+from tornadoservice.server import pool as pool_module
+from tornadoservice.server.pool import WorkerPool, any_busy
 
 
 def _add(a: int, b: int) -> int:
@@ -194,3 +195,30 @@ def test_a_second_shutdown_is_harmless() -> None:
     pool.shutdown(wait=False, cancel_futures=True)  # used to raise TypeError on a stop marker
     release.set()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_any_busy_counts_the_jobs_of_every_pool_until_they_end_or_are_cancelled() -> None:
+    # Counted from what other tests may have left running, so that they cannot disturb it.
+    base = pool_module._running
+    first, second = WorkerPool(1), WorkerPool(1)
+    release = threading.Event()
+    try:
+        running = second.submit(release.wait, 10)
+        assert any_busy()
+        queued = [second.submit(release.wait, 10) for _ in range(3)]  # wait for the worker
+        assert pool_module._running == base + 4
+        assert first.submit(lambda: 5).result(10) == 5
+        assert pool_module._running == base + 4  # first's job ended; second's run or wait
+        second.shutdown(wait=False, cancel_futures=True)
+        assert all(job.cancelled() for job in queued)
+        assert pool_module._running == base + 1  # the cancelled ones will never run
+        release.set()
+        running.result(10)
+        deadline = time.monotonic() + 10
+        while pool_module._running > base and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool_module._running == base
+    finally:
+        release.set()
+        first.shutdown()
+        second.shutdown()

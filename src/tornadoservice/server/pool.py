@@ -73,12 +73,26 @@ class _LoopInbox:
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
+_running = 0
+"""Jobs handed to the workers of every pool of this process and not finished yet."""
+_running_lock = threading.Lock()
+
+
+def _count_running(delta: int) -> None:
+    global _running
+    with _running_lock:
+        _running += delta
+
+
 def any_busy() -> bool:
-    """A worker of some pool of this process runs a job now (or is about to take one)."""
-    return any(pool.busy() > 0 for pool in list(_POOLS))
+    """A worker of some pool of this process runs a job now (or is about to take one): one
+    read of a counter, cheap enough for the event loop to ask before each wait."""
+    return _running > 0
 
 
 def _reset_pools_after_fork() -> None:
+    global _running, _running_lock
+    _running, _running_lock = 0, threading.Lock()
     for pool in list(_POOLS):
         pool._after_fork()
 
@@ -156,6 +170,7 @@ class WorkerPool(concurrent.futures.Executor):
                 self._start_worker()
             else:
                 self._idle -= 1  # this job will wake one idle worker
+        _count_running(1)
         self._jobs.put(job)
 
     def _start_worker(self) -> None:
@@ -194,6 +209,7 @@ class WorkerPool(concurrent.futures.Executor):
         # in response finds this worker idle instead of starting another thread.
         with self._lock:
             self._idle += 1
+        _count_running(-1)
 
     def _run_submitted(
         self,
@@ -233,6 +249,7 @@ class WorkerPool(concurrent.futures.Executor):
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
+                _count_running(-1)  # it will never run
                 inbox, future = job[0], job[1]
                 if inbox is None:
                     future.cancel()
