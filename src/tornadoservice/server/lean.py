@@ -14,13 +14,21 @@ Routing: Tornado's ``Application`` tries each route's regular expression in turn
 request. :class:`ServiceApplication` finds a route whose pattern is a plain path (every
 ``System/Service`` and probe path) with one dictionary lookup, and leaves any other request
 (a pattern route, an unknown path) to Tornado's router, which answers it as before.
+
+The request object: Tornado's ``HTTPServerRequest.__init__`` checks the ``Host`` header with
+a regular expression, splits off its port, parses the query string and deep-copies what it
+parsed, for every request. :class:`ServiceApplication` builds a :class:`LeanRequest` instead
+when the request has no query string (DIRAC's calls put everything in the body) and its
+``Host`` value is one that Tornado's own checks passed before in this process: the same
+attributes with the same values (a test compares them), without redoing those checks. Any
+other request gets Tornado's ``HTTPServerRequest``, whose checks answer a bad one as before.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from http.client import responses
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +42,7 @@ from tornadoservice.server.eager import EagerDelegate
 if TYPE_CHECKING:
     from tornado.web import _HandlerDelegate
 
-__all__ = ["LeanHandler", "ServiceApplication", "http_date"]
+__all__ = ["LeanHandler", "LeanRequest", "ServiceApplication", "http_date", "make_request"]
 
 SERVER_HEADER = f"TornadoServer/{tornado.version}"
 """Tornado's own ``Server`` value (clients and tests that look at it see no change)."""
@@ -101,6 +109,103 @@ class LeanHandler(RequestHandler):
         self._reason = responses[200]
 
 
+_HOST_NAMES: dict[str, str] = {}
+"""``Host`` values that passed Tornado's checks -> their ``host_name`` (at most
+:data:`MAX_HOSTS_KNOWN`; a client cannot grow it past that)."""
+MAX_HOSTS_KNOWN = 64
+
+
+class LeanRequest(httputil.HTTPServerRequest):
+    """``HTTPServerRequest`` of a request without a query string whose ``Host`` is known."""
+
+    def __init__(
+        self,
+        connection: httputil.HTTPConnection,
+        server_connection: object,
+        start_line: httputil.RequestStartLine,
+        headers: httputil.HTTPHeaders,
+        host: str,
+        host_name: str,
+    ) -> None:
+        self.method, self.uri, self.version = start_line
+        self.headers = headers
+        self.body = b""
+        context = getattr(connection, "context", None)
+        self.remote_ip = getattr(context, "remote_ip", None)
+        self.protocol = getattr(context, "protocol", "http")
+        self.host = host
+        self.host_name = host_name
+        self.files = {}
+        self.connection = connection
+        self.server_connection = server_connection
+        self._start_time = time.time()
+        self._finish_time = None
+        self.path, self.query = self.uri, ""
+        self.arguments = {}
+        self.query_arguments = {}
+        self.body_arguments = {}
+
+
+def make_request(
+    connection: httputil.HTTPConnection,
+    server_connection: object,
+    start_line: httputil.RequestStartLine,
+    headers: httputil.HTTPHeaders,
+) -> httputil.HTTPServerRequest:
+    """The request object of ``start_line`` and ``headers`` (see the module docstring)."""
+    host = headers.get("Host")
+    if host is not None and "?" not in start_line.path:
+        host_name = _HOST_NAMES.get(host)
+        if host_name is not None:
+            return LeanRequest(connection, server_connection, start_line, headers, host, host_name)
+    request = httputil.HTTPServerRequest(  # Tornado's checks: an HTTPInputError on a bad one
+        connection=connection,
+        server_connection=server_connection,
+        start_line=start_line,
+        headers=headers,
+    )
+    if host is not None and request.host == host and len(_HOST_NAMES) < MAX_HOSTS_KNOWN:
+        _HOST_NAMES[host] = request.host_name
+    return request
+
+
+class _RoutingDelegate(httputil.HTTPMessageDelegate):
+    """What Tornado's router does with one request, with :func:`make_request`."""
+
+    __slots__ = ("app", "delegate", "request_conn", "server_conn")
+
+    def __init__(
+        self, app: ServiceApplication, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> None:
+        self.app = app
+        self.server_conn = server_conn
+        self.request_conn = request_conn
+        self.delegate: httputil.HTTPMessageDelegate | None = None
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, httputil.RequestStartLine)
+        request = make_request(self.request_conn, self.server_conn, start_line, headers)
+        # Application.find_handler always finds one (its 404 handler at worst).
+        self.delegate = self.app.find_handler(request)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        assert self.delegate is not None
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        assert self.delegate is not None
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        if self.delegate is not None:
+            self.delegate.on_connection_close()
+
+
 def _is_plain(pattern: object) -> bool:
     return isinstance(pattern, str) and pattern.startswith("/") and re.escape(pattern) == pattern
 
@@ -132,6 +237,11 @@ class ServiceApplication(Application):
     ) -> _HandlerDelegate:
         """Tornado's delegate, but starting a streaming handler at once (:mod:`.eager`)."""
         return EagerDelegate(self, request, target_class, target_kwargs, path_args, path_kwargs)
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        return _RoutingDelegate(self, server_conn, request_conn)
 
     def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
         found = self._exact.get(request.path)
