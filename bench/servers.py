@@ -125,8 +125,8 @@ def _serve_tornadoservice(
         freeze_heap=True,  # as `tornadoservice serve` does
     )
     # On the loop `serve` makes (it polls briefly before sleeping: server/idlespin.py).
-    ready = lambda: announce(next(iter(server.ports.values())))  # noqa: E731
-    idlespin.run(server.serve_forever(ready=ready), server.idle_spin)
+    serving = server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
+    idlespin.run(serving, server.idle_spin)
 
 
 async def _serve_tornado(pki: BenchPKI) -> None:

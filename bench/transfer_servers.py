@@ -154,8 +154,8 @@ def _serve_tornadoservice(pki: BenchPKI, data: Path) -> None:
         drain_timeout=5.0,
         freeze_heap=True,  # as `tornadoservice serve` does
     )
-    ready = lambda: announce(next(iter(server.ports.values())))  # noqa: E731
-    idlespin.run(server.serve_forever(ready=ready), server.idle_spin)  # serve's loop
+    serving = server.serve_forever(ready=lambda: announce(next(iter(server.ports.values()))))
+    idlespin.run(serving, server.idle_spin)  # on the loop `serve` makes
 
 
 async def _serve_tornado(pki: BenchPKI, data: Path) -> None:

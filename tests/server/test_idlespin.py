@@ -22,7 +22,7 @@ from tornadoservice.server.idlespin import SpinningSelector
 from tornadoservice.server.pool import WorkerPool
 
 
-class _Recorder(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _Recorder(selectors.DefaultSelector):
     """Records the timeout of every call that reaches the platform's selector."""
 
     def __init__(self, *args: Any) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,36 +65,31 @@ def looks_large(value: object, threshold: int = OFF_LOOP_BYTES) -> bool:
     total = looked = 0
     while pending:
         item = pending.pop()
+        members: Iterable[Any]
         if isinstance(item, dict):
             # Sized before it is looked into, so a huge container is not walked here.
             looked += 2 * len(item) + 1
             if looked > LOOK_AT_MOST:
                 return True
-            for key, member in item.items():
+            for key in item:
                 total += len(key) + 4 if type(key) is str else 8
-                kind = type(member)
-                if kind is str or kind is bytes:
-                    total += len(member) + 2
-                elif kind is int or kind is bool or kind is float or member is None:
-                    total += 8
-                else:
-                    pending.append(member)
+            members = item.values()
         elif isinstance(item, _SEQUENCES):
             looked += len(item) + 1
             if looked > LOOK_AT_MOST:
                 return True
-            for member in item:
-                kind = type(member)
-                if kind is str or kind is bytes:
-                    total += len(member) + 2
-                elif kind is int or kind is bool or kind is float or member is None:
-                    total += 8
-                else:
-                    pending.append(member)
-        elif isinstance(item, _TEXT):
-            total += len(item) + 2
+            members = item
         else:
-            total += 8
+            total += len(item) + 2 if isinstance(item, _TEXT) else 8
+            members = ()
+        for member in members:
+            kind = type(member)
+            if kind is str or kind is bytes:
+                total += len(member) + 2
+            elif kind is int or kind is bool or kind is float or member is None:
+                total += 8
+            else:
+                pending.append(member)
         if total >= threshold:
             return True
     return False
